@@ -1,0 +1,348 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
+
+// Codec turns a session's values into bytes and back. Implementations must be
+// safe for concurrent use.
+//
+// Decode must never panic and must bound what it allocates by the size of
+// its input: it is handed whatever a store returns, which may be corrupt.
+type Codec interface {
+	// Encode appends the encoding of values to dst and returns the extended
+	// slice. values holds only session-model types (see the package
+	// documentation).
+	Encode(dst []byte, values map[string]any) ([]byte, error)
+	// Decode parses data into a new map. It returns an error wrapping
+	// ErrCorrupt when data is not a valid encoding.
+	Decode(data []byte) (map[string]any, error)
+}
+
+// MsgpackCodec is the default Codec: MessagePack through
+// github.com/vmihailenco/msgpack/v5, with pooled encoders and decoders. It
+// preserves the whole session type model: every value comes back with the
+// dynamic type and value it had when it was set.
+type MsgpackCodec struct{}
+
+var _ Codec = MsgpackCodec{}
+
+type msgpackEncoder struct {
+	w   appendWriter
+	enc *msgpack.Encoder
+}
+
+// appendWriter lets a msgpack.Encoder append straight into a caller's slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+func (w *appendWriter) WriteByte(c byte) error      { w.b = append(w.b, c); return nil }
+
+var msgpackEncoders = sync.Pool{New: func() any {
+	e := &msgpackEncoder{}
+	e.enc = msgpack.NewEncoder(&e.w)
+	return e
+}}
+
+type msgpackDecoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var msgpackDecoders = sync.Pool{New: func() any {
+	d := &msgpackDecoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}}
+
+// Encode implements Codec.
+func (MsgpackCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
+	e := msgpackEncoders.Get().(*msgpackEncoder)
+	e.w.b = dst
+	err := e.encodeMap(values, 0)
+	out := e.w.b
+	e.w.b = nil
+	msgpackEncoders.Put(e)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+func (e *msgpackEncoder) encodeMap(m map[string]any, depth int) error {
+	if err := e.enc.EncodeMapLen(len(m)); err != nil {
+		return err
+	}
+	for k, v := range m {
+		if err := e.enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := e.encodeValue(v, depth+1); err != nil {
+			return fmt.Errorf("key %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func (e *msgpackEncoder) encodeValue(v any, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, maxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		return e.enc.EncodeNil()
+	case bool:
+		return e.enc.EncodeBool(x)
+	case int64:
+		return e.enc.EncodeInt(x)
+	case uint64:
+		return e.enc.EncodeUint(x)
+	case float64:
+		return e.enc.EncodeFloat64(x)
+	case string:
+		return e.enc.EncodeString(x)
+	case []byte:
+		return e.enc.EncodeBytes(x)
+	case time.Time:
+		return e.enc.EncodeTime(x)
+	case []any:
+		if err := e.enc.EncodeArrayLen(len(x)); err != nil {
+			return err
+		}
+		for _, el := range x {
+			if err := e.encodeValue(el, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]any:
+		return e.encodeMap(x, depth)
+	}
+	// Not a model type: the caller bypassed Session.Set. Normalize it the way
+	// Set would have.
+	n, err := normalizeDepth(v, depth)
+	if err != nil {
+		return err
+	}
+	return e.encodeValue(n, depth)
+}
+
+// Decode implements Codec.
+func (MsgpackCodec) Decode(data []byte) (map[string]any, error) {
+	v, err := decodeMsgpack(data, true)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// decodeMsgpackValue decodes one msgpack value of any model type.
+func decodeMsgpackValue(data []byte) (any, error) {
+	return decodeMsgpack(data, false)
+}
+
+func decodeMsgpack(data []byte, wantMap bool) (v any, err error) {
+	d := msgpackDecoders.Get().(*msgpackDecoder)
+	d.r.Reset(data)
+	d.dec.ResetReader(&d.r)
+	if wantMap {
+		v, err = d.decodeMap(0)
+	} else {
+		v, err = d.decodeValue(0)
+	}
+	if err == nil && d.r.Len() != 0 {
+		err = fmt.Errorf("%d trailing bytes", d.r.Len())
+	}
+	d.r.Reset(nil)
+	msgpackDecoders.Put(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: msgpack: %v", ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+var errTooDeep = errors.New("nested too deep")
+
+func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	// Every entry takes at least two bytes: a hostile header claiming two
+	// billion entries is refused before anything is allocated for it.
+	if n < 0 || n > d.r.Len()/2 {
+		return nil, fmt.Errorf("map of %d entries in %d bytes", n, d.r.Len())
+	}
+	m := make(map[string]any, n)
+	for range n {
+		c, err := d.dec.PeekCode()
+		if err != nil {
+			return nil, err
+		}
+		if !msgpcode.IsString(c) {
+			return nil, fmt.Errorf("map key of type 0x%02x, want string", c)
+		}
+		k, err := d.dec.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.decodeValue(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, errTooDeep
+	}
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c == msgpcode.Nil:
+		return nil, d.dec.DecodeNil()
+	case c == msgpcode.False || c == msgpcode.True:
+		return d.dec.DecodeBool()
+	case msgpcode.IsFixedNum(c), c >= msgpcode.Int8 && c <= msgpcode.Int64:
+		return d.dec.DecodeInt64()
+	case c >= msgpcode.Uint8 && c <= msgpcode.Uint64:
+		u, err := d.dec.DecodeUint64()
+		if err != nil {
+			return nil, err
+		}
+		return normalizeUint(u), nil
+	case c == msgpcode.Float || c == msgpcode.Double:
+		return d.dec.DecodeFloat64()
+	case msgpcode.IsString(c):
+		return d.dec.DecodeString()
+	case msgpcode.IsBin(c):
+		b, err := d.dec.DecodeBytes()
+		if b == nil && err == nil {
+			b = []byte{}
+		}
+		return b, err
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		n, err := d.dec.DecodeArrayLen()
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n > d.r.Len() {
+			return nil, fmt.Errorf("array of %d elements in %d bytes", n, d.r.Len())
+		}
+		a := make([]any, n)
+		for i := range a {
+			if a[i], err = d.decodeValue(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		return d.decodeMap(depth + 1)
+	case msgpcode.IsExt(c):
+		t, err := d.dec.DecodeTime()
+		if err != nil {
+			return nil, err
+		}
+		return t.UTC(), nil
+	}
+	return nil, fmt.Errorf("unexpected code 0x%02x", c)
+}
+
+// JSONCodec encodes sessions as JSON objects for interoperability with
+// programs in other languages. JSON has fewer types than the session model:
+// after a reload, numbers without a fraction or exponent come back as int64
+// (uint64 above math.MaxInt64), other numbers as float64, []byte as its
+// base64 string, and time.Time as its RFC 3339 string. Use GetTime or GetAs to
+// read such values back; use MsgpackCodec when exact types matter.
+type JSONCodec struct{}
+
+var _ Codec = JSONCodec{}
+
+// Encode implements Codec.
+func (JSONCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
+	b, err := json.Marshal(values)
+	if err != nil {
+		return dst, fmt.Errorf("%w: json: %v", ErrUnsupportedValue, err)
+	}
+	return append(dst, b...), nil
+}
+
+// Decode implements Codec.
+func (JSONCodec) Decode(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: json: %v", ErrCorrupt, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: json: trailing data", ErrCorrupt)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: json: not an object", ErrCorrupt)
+	}
+	if err := jsonNumbers(m, 0); err != nil {
+		return nil, fmt.Errorf("%w: json: %v", ErrCorrupt, err)
+	}
+	return m, nil
+}
+
+// jsonNumbers replaces every json.Number in v, in place, by int64, uint64 or
+// float64.
+func jsonNumbers(v any, depth int) error {
+	if depth > maxDepth {
+		return errTooDeep
+	}
+	fix := func(e any) (any, error) {
+		if n, ok := e.(json.Number); ok {
+			return jsonNumber(n)
+		}
+		return e, jsonNumbers(e, depth+1)
+	}
+	var err error
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if x[k], err = fix(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if x[i], err = fix(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func jsonNumber(n json.Number) (any, error) {
+	s := string(n)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i, nil
+	}
+	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("number %q out of range", s)
+	}
+	return f, nil
+}

@@ -1,0 +1,55 @@
+package session
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// idBytes is the entropy of a session ID: 256 bits from crypto/rand.
+const idBytes = 32
+
+// idLen is the length of an ID in unpadded base64url.
+var idLen = base64.RawURLEncoding.EncodedLen(idBytes)
+
+var idEncoding = base64.RawURLEncoding.Strict()
+
+// newID returns a fresh session ID: 32 bytes from crypto/rand, base64url
+// without padding (43 characters).
+func newID() string {
+	var b [idBytes]byte
+	// crypto/rand.Read never fails; on a broken system it crashes the
+	// program rather than return predictable bytes.
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+// ValidID reports whether id has the exact shape of an ID this package issues:
+// 43 characters of unpadded base64url that decode to 32 bytes. Anything else
+// from a cookie is dropped before a store is touched.
+func ValidID(id string) bool {
+	if len(id) != idLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	// The last character carries 2 padding bits that must be zero (Strict);
+	// rejecting the other spellings keeps one ID per session.
+	var b [idBytes]byte
+	n, err := idEncoding.Decode(b[:], []byte(id))
+	return err == nil && n == idBytes
+}
+
+// StoreKey returns the key under which the session with the given ID is
+// stored: the hex SHA-256 of the ID. A leaked database or directory listing
+// therefore holds no usable cookie, and no store ever sees client input as a
+// key or file name. It does not validate id.
+func StoreKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,227 @@
+// Package memstore keeps sessions in process memory, like Django's "cache"
+// session backend with a local-memory cache. It suits tests, development and
+// single-process servers that accept losing every session on restart.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Records are spread over 64 shards, each
+// with its own lock, so requests for different sessions rarely contend.
+//
+// # Durability
+//
+// None: a crash or restart loses every session. Expired records are removed
+// by the engine's sweeper (Store implements session.Sweeper) and are never
+// returned once expired.
+package memstore
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkv/session"
+)
+
+const shardCount = 64
+
+// Store is an in-memory session.Store. The zero value is not usable; call New.
+type Store struct {
+	seed   maphash.Seed
+	now    func() time.Time
+	closed atomic.Bool
+	shards [shardCount]shard
+}
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]session.Record
+}
+
+var (
+	_ session.Store   = (*Store)(nil)
+	_ session.Sweeper = (*Store)(nil)
+	_ session.Updater = (*Store)(nil)
+	_ session.Ranger  = (*Store)(nil)
+)
+
+// New returns an empty store.
+func New() *Store { return NewWithClock(time.Now) }
+
+// NewWithClock returns an empty store that reads the time from now, so tests
+// can move time forward instead of sleeping.
+func NewWithClock(now func() time.Time) *Store {
+	s := &Store{seed: maphash.MakeSeed(), now: now}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string]session.Record)
+	}
+	return s
+}
+
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)%shardCount]
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return nil
+}
+
+// Load implements session.Store.
+func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	sh := s.shard(key)
+	sh.mu.RLock()
+	rec, ok := sh.m[key]
+	sh.mu.RUnlock()
+	if !ok || rec.Expired(s.now()) {
+		return session.Record{}, session.ErrNotFound
+	}
+	// Stored slices are never modified in place, but the caller may modify
+	// what it gets.
+	rec.Data = clone(rec.Data)
+	return rec, nil
+}
+
+// Save implements session.Store.
+func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	rec.Data = clone(rec.Data)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	sh.m[key] = rec
+	sh.mu.Unlock()
+	return nil
+}
+
+// Delete implements session.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	sh.mu.Unlock()
+	return nil
+}
+
+// Update implements session.Updater: fn runs once, under the key's shard
+// lock.
+func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur, found := sh.m[key]
+	if found && cur.Expired(s.now()) {
+		cur, found = session.Record{}, false
+	}
+	next, err := fn(cur, found)
+	if err != nil {
+		return err
+	}
+	next.Data = clone(next.Data)
+	sh.m[key] = next
+	return nil
+}
+
+// DeleteExpired implements session.Sweeper.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	n := 0
+	for i := range s.shards {
+		if err := s.check(ctx); err != nil {
+			return n, err
+		}
+		now := s.now()
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, rec := range sh.m {
+			if rec.Expired(now) {
+				delete(sh.m, k)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n, nil
+}
+
+// Range implements session.Ranger. It copies one shard's entries at a time,
+// so it never holds more than about 1/64 of the store beyond the store
+// itself.
+func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	type entry struct {
+		key string
+		rec session.Record
+	}
+	var batch []entry
+	for i := range s.shards {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		now := s.now()
+		sh := &s.shards[i]
+		batch = batch[:0]
+		sh.mu.RLock()
+		for k, rec := range sh.m {
+			if !rec.Expired(now) {
+				batch = append(batch, entry{k, rec})
+			}
+		}
+		sh.mu.RUnlock()
+		for _, e := range batch {
+			if !fn(e.key, e.rec) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// Len returns the number of records held, expired ones included until they
+// are swept.
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Close drops every record; later calls return session.ErrClosed. Close is
+// idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}

@@ -1,0 +1,269 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+)
+
+// errResponseReplaced is returned to a handler that writes after the
+// session commit failed and the ErrorHandler wrote the response instead.
+var errResponseReplaced = errors.New("session: response replaced by the session error handler")
+
+// Middleware makes a session available to next through FromContext and
+// commits it, Django's SessionMiddleware:
+//
+//   - The session cookie is read; a value that is not a well-formed ID is
+//     dropped before any store call. Nothing is loaded until the handler
+//     first uses the session.
+//   - The session is committed just before the response starts: at the
+//     first WriteHeader, Write, Flush (also through http.ResponseController)
+//     or Hijack, or when the handler returns. Changes made before that are
+//     never lost, and the status is known.
+//   - A modified (or, with SaveEveryRequest, any) non-empty session is saved
+//     unless the status is 500 or above, and its cookie is set: with Max-Age
+//     and Expires from ExpiryAge, or as a browser-session cookie.
+//   - A session that became empty (Flush) has its cookie deleted, if the
+//     request carried one.
+//   - "Vary: Cookie" is added whenever the session was accessed.
+//   - A failed commit goes to Options.ErrorHandler, which writes the response
+//     instead of the handler; a session deleted meanwhile (ErrSessionInterrupted)
+//     gets 400 and no cookie.
+//
+// Changes made after the response started are saved when the handler
+// returns if the visitor already holds the session's cookie; otherwise they
+// cannot reach the visitor, and a warning is logged.
+func (e *Engine) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var clientID string
+		c, err := r.Cookie(e.opts.CookieName)
+		hadCookie := err == nil
+		if hadCookie && ValidID(c.Value) {
+			clientID = c.Value
+		}
+		s := e.newSession(r.Context(), clientID)
+		r = r.WithContext(NewContext(r.Context(), s))
+		cw := &commitWriter{ResponseWriter: w, engine: e, session: s, req: r,
+			hadCookie: hadCookie, clientID: clientID}
+		next.ServeHTTP(cw, r)
+		if cw.committed {
+			cw.commitLate()
+		} else {
+			cw.commit(http.StatusOK)
+		}
+	})
+}
+
+// commitWriter commits the session before anything reaches the client.
+type commitWriter struct {
+	http.ResponseWriter
+	engine    *Engine
+	session   *Session
+	req       *http.Request
+	hadCookie bool
+	clientID  string // the session ID the client holds, "" if none
+	committed bool
+	failed    bool // the ErrorHandler wrote the response
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *commitWriter) WriteHeader(code int) {
+	if w.failed {
+		return
+	}
+	// Informational responses (103 Early Hints) precede the real one.
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.commit(code) {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Write implements http.ResponseWriter.
+func (w *commitWriter) Write(p []byte) (int, error) {
+	if !w.commit(http.StatusOK) {
+		return 0, errResponseReplaced
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps io.Copy to the response on the underlying writer's fast
+// path (sendfile).
+func (w *commitWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.commit(http.StatusOK) {
+		return 0, errResponseReplaced
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+// Flush implements http.Flusher.
+func (w *commitWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *commitWriter) FlushError() error {
+	if !w.commit(http.StatusOK) {
+		return errResponseReplaced
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker. The session is committed first; the
+// cookie is in the header map for the hijacker to send if it writes one.
+func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit(http.StatusSwitchingProtocols) {
+		return nil, nil, errResponseReplaced
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *commitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// commit commits the session once, for a response with the given status. It
+// reports whether the handler's response may proceed.
+func (w *commitWriter) commit(status int) bool {
+	if w.committed {
+		return !w.failed
+	}
+	w.committed = true
+	ctx := w.req.Context()
+	id, err := w.engine.commit(ctx, w.session, w.Header(), status, w.hadCookie)
+	if err != nil {
+		w.failed = true
+		w.engine.opts.ErrorHandler(w.ResponseWriter, w.req, err)
+		return false
+	}
+	if id != "" {
+		w.clientID = id
+	}
+	return true
+}
+
+// commitLate saves changes made after the response started.
+func (w *commitWriter) commitLate() {
+	s, e := w.session, w.engine
+	if w.failed || !s.Modified() {
+		return
+	}
+	ctx := w.req.Context()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.id == "" || s.id != w.clientID || !s.stored {
+		e.log.WarnContext(ctx, "session: changed after the response started and the visitor has no cookie for it; not saved",
+			"path", w.req.URL.Path)
+		return
+	}
+	if err := e.saveLocked(ctx, s); err != nil {
+		e.log.ErrorContext(ctx, "session: saving changes made after the response started failed",
+			"path", w.req.URL.Path, "err", err)
+	}
+}
+
+// commit applies Django's process_response to s: save it if needed and set
+// or delete its cookie in h. It returns the ID of a cookie it set, if any.
+func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadErr != nil {
+		// The store failed: neither overwrite the record nor drop the cookie.
+		return "", s.loadErr
+	}
+	if s.accessed {
+		addVaryCookie(h)
+	}
+	now := e.now()
+	if !s.isEmptyLocked() && !s.modified && !e.opts.SaveEveryRequest && !e.needsIdleRefresh(s, now) {
+		return "", nil
+	}
+	if !s.isEmptyLocked() && status < 500 {
+		s.loadLocked() // SaveEveryRequest on a session the handler never used
+		if s.loadErr != nil {
+			return "", s.loadErr
+		}
+	}
+	if s.isEmptyLocked() {
+		if hadCookie {
+			addVaryCookie(h)
+			e.addCookie(ctx, h, e.deletionCookie())
+		}
+		return "", nil
+	}
+	if status >= 500 {
+		return "", nil
+	}
+	browserClose := e.expireAtBrowserClose(s.expiry)
+	age := e.expiryAge(s.expiry, now)
+	if !browserClose && age <= 0 {
+		// Expired by the handler (SetMaxAge(0), a past SetExpiresAt): end it.
+		if s.id != "" {
+			if err := e.store.Delete(ctx, StoreKey(s.id)); err != nil {
+				return "", err
+			}
+		}
+		if hadCookie {
+			e.addCookie(ctx, h, e.deletionCookie())
+		}
+		return "", nil
+	}
+	if err := e.saveLocked(ctx, s); err != nil {
+		return "", err
+	}
+	c := e.baseCookie(s.id)
+	if !browserClose {
+		c.MaxAge = int(age / time.Second)
+		c.Expires = now.Add(age).UTC()
+	}
+	e.addCookie(ctx, h, c)
+	return s.id, nil
+}
+
+func (e *Engine) baseCookie(value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     e.opts.CookieName,
+		Value:    value,
+		Path:     e.opts.CookiePath,
+		Domain:   e.opts.CookieDomain,
+		Secure:   e.opts.CookieSecure,
+		HttpOnly: e.opts.CookieHTTPOnly,
+		SameSite: e.opts.CookieSameSite,
+	}
+}
+
+// deletionCookie matches the session cookie's scope, with Max-Age=0 and an
+// Expires in 1970, as Django's delete_cookie.
+func (e *Engine) deletionCookie() *http.Cookie {
+	c := e.baseCookie("")
+	c.MaxAge = -1
+	c.Expires = time.Unix(0, 0).UTC()
+	return c
+}
+
+func (e *Engine) addCookie(ctx context.Context, h http.Header, c *http.Cookie) {
+	v := c.String()
+	if v == "" {
+		e.log.ErrorContext(ctx, "session: cannot build the session cookie; check the cookie options",
+			"name", c.Name, "domain", c.Domain, "path", c.Path)
+		return
+	}
+	h.Add("Set-Cookie", v)
+}
+
+// addVaryCookie adds "Cookie" to the Vary header unless it is already there.
+func addVaryCookie(h http.Header) {
+	for _, v := range h[textproto.CanonicalMIMEHeaderKey("Vary")] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}

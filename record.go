@@ -1,0 +1,83 @@
+package session
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// The engine stores a session as a small envelope around the codec's output:
+//
+//	byte 0      format version (recordVersion)
+//	byte 1      expiry kind (expiryKind)
+//	varint      the kind's argument: max age in nanoseconds (expiryMaxAge)
+//	            or Unix nanoseconds (expiryAt); absent for other kinds
+//	rest        the codec's encoding of the values
+//
+// The per-session expiry choice is metadata beside the values, not a key
+// among them, so Keys and Len show only what the application stored.
+const recordVersion = 1
+
+// expiryKind is the per-session expiry choice, Django's set_expiry.
+type expiryKind uint8
+
+const (
+	expiryDefault      expiryKind = iota // the engine's policy (Django: None)
+	expiryMaxAge                         // a max age from the last save (int)
+	expiryAt                             // an absolute time (datetime)
+	expiryBrowserClose                   // expire at browser close (0)
+)
+
+// expiry is a session's expiry choice.
+type expiry struct {
+	kind   expiryKind
+	maxAge time.Duration // expiryMaxAge
+	at     time.Time     // expiryAt
+}
+
+// encodeRecord appends the envelope and the encoded values to dst.
+func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byte, error) {
+	dst = append(dst, recordVersion, byte(exp.kind))
+	switch exp.kind {
+	case expiryMaxAge:
+		dst = binary.AppendVarint(dst, int64(exp.maxAge))
+	case expiryAt:
+		dst = binary.AppendVarint(dst, exp.at.UnixNano())
+	}
+	return c.Encode(dst, values)
+}
+
+// decodeRecord parses what encodeRecord wrote. Any malformation gives an
+// error wrapping ErrCorrupt.
+func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
+	var exp expiry
+	if len(data) < 2 {
+		return nil, exp, fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(data))
+	}
+	if data[0] != recordVersion {
+		return nil, exp, fmt.Errorf("%w: unknown record version %d", ErrCorrupt, data[0])
+	}
+	exp.kind = expiryKind(data[1])
+	rest := data[2:]
+	switch exp.kind {
+	case expiryDefault, expiryBrowserClose:
+	case expiryMaxAge, expiryAt:
+		v, n := binary.Varint(rest)
+		if n <= 0 {
+			return nil, exp, fmt.Errorf("%w: bad expiry argument", ErrCorrupt)
+		}
+		rest = rest[n:]
+		if exp.kind == expiryMaxAge {
+			exp.maxAge = time.Duration(v)
+		} else {
+			exp.at = time.Unix(0, v).UTC()
+		}
+	default:
+		return nil, exp, fmt.Errorf("%w: unknown expiry kind %d", ErrCorrupt, exp.kind)
+	}
+	values, err := c.Decode(rest)
+	if err != nil {
+		return nil, exp, err
+	}
+	return values, exp, nil
+}

@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by the engine, sessions and stores. They are wrapped with
+// context where they cross a package boundary; test for them with [errors.Is].
+var (
+	// ErrNotFound is returned by a Store when no live record exists under a
+	// key: it was never saved, was deleted, or has expired.
+	ErrNotFound = errors.New("session: record not found")
+
+	// ErrKeyNotFound is returned by [Session.Delete] for a key the session
+	// does not hold, like Django's KeyError.
+	ErrKeyNotFound = errors.New("session: key not found")
+
+	// ErrSessionInterrupted is returned when a session is saved after its
+	// stored record was deleted by someone else (a logout in another tab, a
+	// CycleKey, a sweep). The save is refused so the session is not brought
+	// back to life. The middleware answers it with 400 Bad Request, as
+	// Django's SessionInterrupted.
+	ErrSessionInterrupted = errors.New("session: the session was deleted before the request completed")
+
+	// ErrClosed is returned by stores used after Close.
+	ErrClosed = errors.New("session: store is closed")
+
+	// ErrCorrupt reports a stored record or encoded value that cannot be
+	// decoded. The engine treats such a record as missing and logs it.
+	ErrCorrupt = errors.New("session: corrupt session data")
+
+	// ErrUnsupportedValue reports a value given to [Session.Set] that the
+	// session type model cannot hold (a func, a channel, a complex number...).
+	ErrUnsupportedValue = errors.New("session: unsupported value type")
+)
+
+// Record is what a Store keeps for one session: the encoded session and the
+// moment it stops being valid.
+type Record struct {
+	// Data is the encoded session. It is opaque to the store.
+	Data []byte
+	// Expires is the moment from which the store must no longer return the
+	// record. Stores keep it to at least millisecond precision.
+	Expires time.Time
+}
+
+// Expired reports whether the record is past its expiry at now.
+func (r Record) Expired(now time.Time) bool {
+	return !now.Before(r.Expires)
+}
+
+// Store is the seam every server-side backend implements. Keys are
+// store keys (see [StoreKey]): hex strings derived from session IDs, never
+// raw client input.
+//
+// Implementations must be safe for concurrent use. Optional powers are
+// separate interfaces ([Sweeper], [Updater], [Ranger], and io.Closer) that
+// the engine and tools discover by type assertion, as database/sql/driver
+// does.
+type Store interface {
+	// Load returns the record stored under key. It returns an error that
+	// wraps ErrNotFound when the key is missing or its record has expired.
+	// The returned Data belongs to the caller.
+	Load(ctx context.Context, key string) (Record, error)
+
+	// Save stores rec under key, replacing any previous record. The store
+	// must not keep rec.Data beyond the call without copying it. A record
+	// whose Expires is already past may be stored or dropped; either way
+	// Load does not return it.
+	Save(ctx context.Context, key string, rec Record) error
+
+	// Delete removes the record under key. Deleting a missing key is not an
+	// error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Sweeper is an optional interface for stores that keep expired records
+// until they are removed. The engine's background sweeper calls it.
+type Sweeper interface {
+	// DeleteExpired removes every record expired at the time of the call and
+	// returns how many it removed.
+	DeleteExpired(ctx context.Context) (int, error)
+}
+
+// UpdateFunc computes a new record from the current one inside a store's
+// atomic read-modify-write. found is false when no live record exists (cur is
+// then the zero Record). cur.Data is only valid during the call and must not
+// be modified: copy what is kept. The returned Data belongs to the store. Returning an error aborts the update, leaves the store unchanged, and
+// makes Update return that error.
+//
+// A store may call the function more than once for one Update (an optimistic
+// transaction retried, a batch replayed), so it must have no side effects
+// beyond its return values.
+type UpdateFunc func(cur Record, found bool) (Record, error)
+
+// Updater is an optional interface for stores that can read, modify and write
+// one record atomically: no other Save, Delete or Update of the same key,
+// from this process or another one sharing the store, interleaves with it.
+// The engine commits through it so that a session deleted during a request is
+// not resurrected.
+type Updater interface {
+	Update(ctx context.Context, key string, fn UpdateFunc) error
+}
+
+// Ranger is an optional interface for stores that can list their records.
+type Ranger interface {
+	// Range calls fn for each live record until fn returns false. rec.Data is
+	// only valid during the call. The store is not locked for the whole
+	// iteration: records saved or deleted meanwhile may or may not be seen.
+	Range(ctx context.Context, fn func(key string, rec Record) bool) error
+}

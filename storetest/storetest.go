@@ -1,0 +1,502 @@
+// Package storetest is the conformance suite for session.Store
+// implementations, in the spirit of testing/fstest.TestFS: every store in
+// this module runs it, and so should third-party ones.
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) session.Store { return mystore.New(...) })
+//	}
+//
+// The suite checks the Store contract (round trip, overwrite, delete, expiry
+// honoured on load, data isolation, context cancellation, concurrent use) and
+// each optional capability the store implements: session.Sweeper,
+// session.Updater, session.Ranger and io.Closer. Run it with -race.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkv/session"
+)
+
+// NewStore returns a fresh, empty store for one subtest. It should register
+// any cleanup with t.Cleanup. The suite closes nothing itself except in the
+// io.Closer test, which asks for a store of its own.
+type NewStore func(t *testing.T) session.Store
+
+// Run runs the whole suite against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(*testing.T, session.Store)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"LoadMissing", testLoadMissing},
+		{"Overwrite", testOverwrite},
+		{"Delete", testDelete},
+		{"ExpiredIsNotFound", testExpired},
+		{"DataIsolation", testIsolation},
+		{"EmptyAndLargeData", testSizes},
+		{"ManyKeys", testManyKeys},
+		{"ContextCanceled", testCanceled},
+		{"Concurrent", testConcurrent},
+		{"EngineRoundTrip", testEngine},
+		{"Sweeper", testSweeper},
+		{"Updater", testUpdater},
+		{"UpdaterConcurrentIncrements", testUpdaterConcurrent},
+		{"Ranger", testRanger},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+	t.Run("Closer", func(t *testing.T) { testCloser(t, newStore(t)) })
+}
+
+// Key returns a store key of the shape the engine uses, derived from name.
+func Key(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:])
+}
+
+func live() time.Time { return time.Now().Add(time.Hour) }
+
+func past() time.Time { return time.Now().Add(-time.Hour) }
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func mustSave(t *testing.T, s session.Store, key string, rec session.Record) {
+	t.Helper()
+	if err := s.Save(ctx(t), key, rec); err != nil {
+		t.Fatalf("Save(%s): %v", key[:8], err)
+	}
+}
+
+func mustLoad(t *testing.T, s session.Store, key string) session.Record {
+	t.Helper()
+	rec, err := s.Load(ctx(t), key)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", key[:8], err)
+	}
+	return rec
+}
+
+func wantNotFound(t *testing.T, s session.Store, key string) {
+	t.Helper()
+	rec, err := s.Load(ctx(t), key)
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load(%s) = %q, %v; want ErrNotFound", key[:8], rec.Data, err)
+	}
+}
+
+func sameInstant(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d < time.Millisecond && d > -time.Millisecond
+}
+
+func testRoundTrip(t *testing.T, s session.Store) {
+	k := Key("round-trip")
+	want := session.Record{Data: []byte("\x01\x00payload"), Expires: live()}
+	mustSave(t, s, k, want)
+	got := mustLoad(t, s, k)
+	if !bytes.Equal(got.Data, want.Data) {
+		t.Errorf("Data = %q, want %q", got.Data, want.Data)
+	}
+	if !sameInstant(got.Expires, want.Expires) {
+		t.Errorf("Expires = %v, want %v (to the millisecond)", got.Expires, want.Expires)
+	}
+}
+
+func testLoadMissing(t *testing.T, s session.Store) {
+	wantNotFound(t, s, Key("never-saved"))
+}
+
+func testOverwrite(t *testing.T, s session.Store) {
+	k := Key("overwrite")
+	mustSave(t, s, k, session.Record{Data: []byte("first, and longer than the second"), Expires: live()})
+	mustSave(t, s, k, session.Record{Data: []byte("second"), Expires: live()})
+	if got := mustLoad(t, s, k); string(got.Data) != "second" {
+		t.Errorf("Data = %q, want %q", got.Data, "second")
+	}
+}
+
+func testDelete(t *testing.T, s session.Store) {
+	k, other := Key("delete"), Key("delete-other")
+	mustSave(t, s, k, session.Record{Data: []byte("x"), Expires: live()})
+	mustSave(t, s, other, session.Record{Data: []byte("y"), Expires: live()})
+	if err := s.Delete(ctx(t), k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantNotFound(t, s, k)
+	if got := mustLoad(t, s, other); string(got.Data) != "y" {
+		t.Errorf("Delete removed another key's record: %q", got.Data)
+	}
+	if err := s.Delete(ctx(t), k); err != nil {
+		t.Errorf("Delete of a missing key = %v, want nil", err)
+	}
+	if err := s.Delete(ctx(t), Key("never-saved")); err != nil {
+		t.Errorf("Delete of a never-saved key = %v, want nil", err)
+	}
+}
+
+func testExpired(t *testing.T, s session.Store) {
+	k := Key("expired")
+	mustSave(t, s, k, session.Record{Data: []byte("old"), Expires: past()})
+	wantNotFound(t, s, k)
+	// An expired record is replaced like any other.
+	mustSave(t, s, k, session.Record{Data: []byte("new"), Expires: live()})
+	if got := mustLoad(t, s, k); string(got.Data) != "new" {
+		t.Errorf("Data = %q, want %q", got.Data, "new")
+	}
+}
+
+func testIsolation(t *testing.T, s session.Store) {
+	k := Key("isolation")
+	in := []byte("original")
+	mustSave(t, s, k, session.Record{Data: in, Expires: live()})
+	copy(in, "XXXXXXXX")
+	got := mustLoad(t, s, k)
+	if string(got.Data) != "original" {
+		t.Fatalf("store kept the caller's slice: %q", got.Data)
+	}
+	copy(got.Data, "YYYYYYYY")
+	if again := mustLoad(t, s, k); string(again.Data) != "original" {
+		t.Fatalf("Load returned the store's own slice: %q", again.Data)
+	}
+}
+
+func testSizes(t *testing.T, s session.Store) {
+	empty, large := Key("empty"), Key("large")
+	mustSave(t, s, empty, session.Record{Data: []byte{}, Expires: live()})
+	if got := mustLoad(t, s, empty); len(got.Data) != 0 {
+		t.Errorf("empty Data came back as %d bytes", len(got.Data))
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	mustSave(t, s, large, session.Record{Data: big, Expires: live()})
+	if got := mustLoad(t, s, large); !bytes.Equal(got.Data, big) {
+		t.Errorf("1 MiB record came back as %d different bytes", len(got.Data))
+	}
+}
+
+func testManyKeys(t *testing.T, s session.Store) {
+	const n = 200
+	for i := range n {
+		mustSave(t, s, Key(strconv.Itoa(i)), session.Record{Data: []byte(strconv.Itoa(i)), Expires: live()})
+	}
+	for i := range n {
+		if got := mustLoad(t, s, Key(strconv.Itoa(i))); string(got.Data) != strconv.Itoa(i) {
+			t.Fatalf("key %d: Data = %q", i, got.Data)
+		}
+	}
+}
+
+func testCanceled(t *testing.T, s session.Store) {
+	k := Key("canceled")
+	mustSave(t, s, k, session.Record{Data: []byte("x"), Expires: live()})
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Load(c, k); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load with a canceled context = %v, want context.Canceled", err)
+	}
+	if err := s.Save(c, k, session.Record{Data: []byte("y"), Expires: live()}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Save with a canceled context = %v, want context.Canceled", err)
+	}
+	if err := s.Delete(c, k); !errors.Is(err, context.Canceled) {
+		t.Errorf("Delete with a canceled context = %v, want context.Canceled", err)
+	}
+	if got := mustLoad(t, s, k); string(got.Data) != "x" {
+		t.Errorf("a canceled call changed the record: %q", got.Data)
+	}
+}
+
+// testConcurrent mixes Save, Load and Delete on a few shared keys from many
+// goroutines; under -race it finds unsynchronized state, and every load must
+// see a whole record that some goroutine wrote.
+func testConcurrent(t *testing.T, s session.Store) {
+	const workers, ops, keys = 16, 60, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ops {
+				k := Key(fmt.Sprint("concurrent-", (w+i)%keys))
+				var err error
+				switch i % 3 {
+				case 0:
+					data := bytes.Repeat([]byte{byte('a' + w)}, 64+w)
+					err = s.Save(context.Background(), k, session.Record{Data: data, Expires: live()})
+				case 1:
+					var rec session.Record
+					rec, err = s.Load(context.Background(), k)
+					if errors.Is(err, session.ErrNotFound) {
+						err = nil
+					} else if err == nil && !wellFormed(rec.Data) {
+						err = fmt.Errorf("torn record %q", rec.Data)
+					}
+				case 2:
+					err = s.Delete(context.Background(), k)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// wellFormed reports whether data is one of testConcurrent's records: 64+w
+// copies of the byte 'a'+w.
+func wellFormed(data []byte) bool {
+	if len(data) < 64 {
+		return false
+	}
+	w := len(data) - 64
+	return bytes.Equal(data, bytes.Repeat([]byte{byte('a' + w)}, 64+w))
+}
+
+// testEngine checks the store behind a real engine: a session saved, loaded,
+// changed, and flushed.
+func testEngine(t *testing.T, s session.Store) {
+	opts := session.DefaultOptions()
+	opts.SweepInterval = -1
+	e, err := session.New(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	sess, err := e.Load(ctx(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Set("name", "Sonam")
+	sess.Set("n", 41)
+	if err := e.Save(ctx(t), sess); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	id := sess.ID()
+	again, err := e.Load(ctx(t), id)
+	if err != nil || again.ID() != id {
+		t.Fatalf("Load(saved ID) = %q, %v; want the same ID", again.ID(), err)
+	}
+	if n, _ := again.GetInt("n"); n != 41 {
+		t.Errorf("n = %d, want 41", n)
+	}
+	again.Set("n", 42)
+	if err := e.Save(ctx(t), again); err != nil {
+		t.Fatalf("second Save: %v", err)
+	}
+	if err := again.Flush(ctx(t)); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if gone, _ := e.Load(ctx(t), id); gone.ID() != "" {
+		t.Errorf("flushed session still loads")
+	}
+	// The first copy commits after the flush: it must not come back.
+	sess.Set("late", true)
+	if err := e.Save(ctx(t), sess); !errors.Is(err, session.ErrSessionInterrupted) {
+		t.Errorf("Save after Flush = %v, want ErrSessionInterrupted", err)
+	}
+	wantNotFound(t, s, session.StoreKey(id))
+}
+
+func testSweeper(t *testing.T, s session.Store) {
+	sw, ok := s.(session.Sweeper)
+	if !ok {
+		t.Skip("store does not implement session.Sweeper")
+	}
+	for i := range 3 {
+		mustSave(t, s, Key(fmt.Sprint("sweep-old-", i)), session.Record{Data: []byte("old"), Expires: past()})
+	}
+	for i := range 2 {
+		mustSave(t, s, Key(fmt.Sprint("sweep-live-", i)), session.Record{Data: []byte("live"), Expires: live()})
+	}
+	n, err := sw.DeleteExpired(ctx(t))
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteExpired = %d, %v; want 3, nil", n, err)
+	}
+	for i := range 2 {
+		mustLoad(t, s, Key(fmt.Sprint("sweep-live-", i)))
+	}
+	if n, err := sw.DeleteExpired(ctx(t)); err != nil || n != 0 {
+		t.Errorf("second DeleteExpired = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testUpdater(t *testing.T, s session.Store) {
+	u, ok := s.(session.Updater)
+	if !ok {
+		t.Skip("store does not implement session.Updater")
+	}
+	k := Key("update")
+	var sawFound bool
+	err := u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		sawFound = found
+		return session.Record{Data: []byte("created"), Expires: live()}, nil
+	})
+	if err != nil || sawFound {
+		t.Fatalf("Update of a missing key: err %v, found %v; want nil, false", err, sawFound)
+	}
+	exp := live().Add(time.Minute)
+	err = u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		if !found || string(cur.Data) != "created" {
+			return session.Record{}, fmt.Errorf("fn got %q, found %v", cur.Data, found)
+		}
+		return session.Record{Data: append(bytes.Clone(cur.Data), "+updated"...), Expires: exp}, nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := mustLoad(t, s, k)
+	if string(got.Data) != "created+updated" || !sameInstant(got.Expires, exp) {
+		t.Errorf("after Update: %q expiring %v", got.Data, got.Expires)
+	}
+
+	abort := errors.New("abort")
+	err = u.Update(ctx(t), k, func(session.Record, bool) (session.Record, error) {
+		return session.Record{Data: []byte("must not be written"), Expires: live()}, abort
+	})
+	if !errors.Is(err, abort) {
+		t.Errorf("Update returned %v, want the fn's error", err)
+	}
+	if got := mustLoad(t, s, k); string(got.Data) != "created+updated" {
+		t.Errorf("an aborted Update wrote %q", got.Data)
+	}
+
+	old := Key("update-expired")
+	mustSave(t, s, old, session.Record{Data: []byte("old"), Expires: past()})
+	err = u.Update(ctx(t), old, func(cur session.Record, found bool) (session.Record, error) {
+		if found {
+			return session.Record{}, fmt.Errorf("expired record passed as found: %q", cur.Data)
+		}
+		return session.Record{}, abort
+	})
+	if !errors.Is(err, abort) {
+		t.Errorf("Update of an expired record: %v", err)
+	}
+
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = u.Update(c, k, func(cur session.Record, _ bool) (session.Record, error) {
+		return session.Record{Data: []byte("canceled"), Expires: live()}, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+// testUpdaterConcurrent checks atomicity: concurrent increments through
+// Update must all count.
+func testUpdaterConcurrent(t *testing.T, s session.Store) {
+	u, ok := s.(session.Updater)
+	if !ok {
+		t.Skip("store does not implement session.Updater")
+	}
+	const workers, each = 8, 25
+	k := Key("counter")
+	mustSave(t, s, k, session.Record{Data: []byte("0"), Expires: live()})
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := u.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+					if !found {
+						return session.Record{}, errors.New("counter vanished")
+					}
+					n, err := strconv.Atoi(string(cur.Data))
+					if err != nil {
+						return session.Record{}, err
+					}
+					return session.Record{Data: []byte(strconv.Itoa(n + 1)), Expires: cur.Expires}, nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := mustLoad(t, s, k); string(got.Data) != strconv.Itoa(workers*each) {
+		t.Errorf("counter = %s, want %d: Update is not atomic", got.Data, workers*each)
+	}
+}
+
+func testRanger(t *testing.T, s session.Store) {
+	r, ok := s.(session.Ranger)
+	if !ok {
+		t.Skip("store does not implement session.Ranger")
+	}
+	want := map[string]string{}
+	for i := range 20 {
+		k := Key(fmt.Sprint("range-", i))
+		want[k] = fmt.Sprint("data-", i)
+		mustSave(t, s, k, session.Record{Data: []byte(want[k]), Expires: live()})
+	}
+	for i := range 5 {
+		mustSave(t, s, Key(fmt.Sprint("range-expired-", i)), session.Record{Data: []byte("old"), Expires: past()})
+	}
+	got := map[string]string{}
+	err := r.Range(ctx(t), func(key string, rec session.Record) bool {
+		if _, dup := got[key]; dup {
+			t.Errorf("Range yielded %s twice", key[:8])
+		}
+		got[key] = string(rec.Data)
+		return true
+	})
+	if err != nil {
+		t.Fatalf("Range: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Range yielded %d records, want the %d live ones", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Range: %s = %q, want %q", k[:8], got[k], v)
+		}
+	}
+	calls := 0
+	err = r.Range(ctx(t), func(string, session.Record) bool {
+		calls++
+		return calls < 3
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("Range after fn returned false: %d calls, err %v; want 3 calls", calls, err)
+	}
+}
+
+func testCloser(t *testing.T, s session.Store) {
+	c, ok := s.(io.Closer)
+	if !ok {
+		t.Skip("store does not implement io.Closer")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil (Close must be idempotent)", err)
+	}
+}
