@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"sync"
@@ -55,6 +56,11 @@ var msgpackEncoders = sync.Pool{New: func() any {
 }}
 
 type msgpackDecoder struct {
+	data []byte // the whole input, to check declared lengths before reading
+	// str is data as one string; decoded strings are substrings of it, which
+	// saves an allocation per string (and keeps the input alive while any
+	// of them is).
+	str string
 	r   bytes.Reader
 	dec *msgpack.Decoder
 }
@@ -153,6 +159,7 @@ func decodeMsgpackValue(data []byte) (any, error) {
 
 func decodeMsgpack(data []byte, wantMap bool) (v any, err error) {
 	d := msgpackDecoders.Get().(*msgpackDecoder)
+	d.data, d.str = data, ""
 	d.r.Reset(data)
 	d.dec.ResetReader(&d.r)
 	if wantMap {
@@ -163,6 +170,7 @@ func decodeMsgpack(data []byte, wantMap bool) (v any, err error) {
 	if err == nil && d.r.Len() != 0 {
 		err = fmt.Errorf("%d trailing bytes", d.r.Len())
 	}
+	d.data, d.str = nil, ""
 	d.r.Reset(nil)
 	msgpackDecoders.Put(d)
 	if err != nil {
@@ -192,7 +200,7 @@ func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
 		if !msgpcode.IsString(c) {
 			return nil, fmt.Errorf("map key of type 0x%02x, want string", c)
 		}
-		k, err := d.dec.DecodeString()
+		k, err := d.decodeString(c)
 		if err != nil {
 			return nil, err
 		}
@@ -229,8 +237,11 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 	case c == msgpcode.Float || c == msgpcode.Double:
 		return d.dec.DecodeFloat64()
 	case msgpcode.IsString(c):
-		return d.dec.DecodeString()
+		return d.decodeString(c)
 	case msgpcode.IsBin(c):
+		if _, _, err := d.checkPayload(c); err != nil {
+			return nil, err
+		}
 		b, err := d.dec.DecodeBytes()
 		if b == nil && err == nil {
 			b = []byte{}
@@ -254,6 +265,9 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
 		return d.decodeMap(depth + 1)
 	case msgpcode.IsExt(c):
+		if _, _, err := d.checkPayload(c); err != nil {
+			return nil, err
+		}
 		t, err := d.dec.DecodeTime()
 		if err != nil {
 			return nil, err
@@ -261,6 +275,64 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 		return t.UTC(), nil
 	}
 	return nil, fmt.Errorf("unexpected code 0x%02x", c)
+}
+
+// decodeString decodes the string with code c at the current position as a
+// substring of d.str.
+func (d *msgpackDecoder) decodeString(c byte) (string, error) {
+	start, n, err := d.checkPayload(c)
+	if err != nil {
+		return "", err
+	}
+	if d.str == "" {
+		d.str = string(d.data)
+	}
+	if _, err := d.r.Seek(int64(start+n), io.SeekStart); err != nil {
+		return "", err
+	}
+	return d.str[start : start+n], nil
+}
+
+// checkPayload verifies, before the msgpack decoder allocates anything, that
+// the string, binary or extension value starting at the current position
+// (with code c) fits in what is left of the input, and that an extension is
+// a timestamp; msgpack would otherwise allocate whatever length a hostile
+// header claims. It returns where the payload starts in d.data and its
+// length.
+func (d *msgpackDecoder) checkPayload(c byte) (start, n int, err error) {
+	pos := len(d.data) - d.r.Len()
+	hdr := d.data[pos+1:] // after the code byte
+	var size int          // bytes of the length field
+	switch {
+	case msgpcode.IsFixedString(c):
+		n = int(c & msgpcode.FixedStrMask)
+	case c == msgpcode.Str8 || c == msgpcode.Bin8 || c == msgpcode.Ext8:
+		size = 1
+	case c == msgpcode.Str16 || c == msgpcode.Bin16 || c == msgpcode.Ext16:
+		size = 2
+	case c == msgpcode.Str32 || c == msgpcode.Bin32 || c == msgpcode.Ext32:
+		size = 4
+	case c >= msgpcode.FixExt1 && c <= msgpcode.FixExt16:
+		n = 1 << (c - msgpcode.FixExt1)
+	}
+	if len(hdr) < size {
+		return 0, 0, fmt.Errorf("truncated length at offset %d", pos)
+	}
+	for _, b := range hdr[:size] {
+		n = n<<8 | int(b)
+	}
+	hdr = hdr[size:]
+	if msgpcode.IsExt(c) {
+		// One type byte, then a 4, 8 or 12 byte timestamp.
+		if len(hdr) < 1 || int8(hdr[0]) != -1 || (n != 4 && n != 8 && n != 12) {
+			return 0, 0, fmt.Errorf("unsupported extension at offset %d", pos)
+		}
+		hdr = hdr[1:]
+	}
+	if n > len(hdr) {
+		return 0, 0, fmt.Errorf("value of %d bytes at offset %d, only %d left", n, pos, len(hdr))
+	}
+	return len(d.data) - len(hdr), n, nil
 }
 
 // JSONCodec encodes sessions as JSON objects for interoperability with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -202,17 +203,17 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rec, err := e.store.Load(ctx, StoreKey(s.id))
+	rec, err := e.store.Load(ctx, s.storeKey())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.id = ""
+		s.setID("")
 		return
 	case err != nil:
 		s.loadErr = fmt.Errorf("session: load: %w", err)
 		e.log.ErrorContext(ctx, "session: load failed", "err", err)
 		return
 	case rec.Expired(e.now()):
-		s.id = ""
+		s.setID("")
 		return
 	}
 	values, exp, err := decodeRecord(rec.Data, e.opts.Codec)
@@ -220,8 +221,8 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 		// Django: "Session data corrupted". The record stays for the sweeper;
 		// the visitor gets a new session.
 		e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
-			"key", StoreKey(s.id), "err", err)
-		s.id = ""
+			"key", s.storeKey(), "err", err)
+		s.setID("")
 		return
 	}
 	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
@@ -251,18 +252,22 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 		return s.setErr
 	}
 	now := e.now()
-	data, err := encodeRecord(nil, e.opts.Codec, s.values, s.expiry)
+	buf := encodeBuffers.Get().(*[]byte)
+	defer putEncodeBuffer(buf)
+	data, err := encodeRecord((*buf)[:0], e.opts.Codec, s.values, s.expiry)
+	*buf = data
 	if err != nil {
 		return fmt.Errorf("session: encode: %w", err)
 	}
 	rec := Record{Data: data, Expires: e.recordExpiry(s.expiry, now)}
 	if s.id == "" {
 		id := newID()
-		if err := e.store.Save(ctx, StoreKey(id), rec); err != nil {
+		key := StoreKey(id)
+		if err := e.store.Save(ctx, key, rec); err != nil {
 			return fmt.Errorf("session: save: %w", err)
 		}
-		s.id, s.stored = id, true
-	} else if err := e.commitExisting(ctx, StoreKey(s.id), rec); err != nil {
+		s.id, s.key, s.stored = id, key, true
+	} else if err := e.commitExisting(ctx, s.storeKey(), rec); err != nil {
 		return err
 	}
 	s.modified = false
@@ -293,6 +298,16 @@ func (e *Engine) commitExisting(ctx context.Context, key string, rec Record) err
 		return fmt.Errorf("session: save: %w", err)
 	}
 	return nil
+}
+
+// encodeBuffers recycles the buffers records are encoded into; stores copy
+// what they keep.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putEncodeBuffer(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		encodeBuffers.Put(b)
+	}
 }
 
 type contextKey struct{}

@@ -204,7 +204,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 	if !browserClose && age <= 0 {
 		// Expired by the handler (SetMaxAge(0), a past SetExpiresAt): end it.
 		if s.id != "" {
-			if err := e.store.Delete(ctx, StoreKey(s.id)); err != nil {
+			if err := e.store.Delete(ctx, s.storeKey()); err != nil {
 				return "", err
 			}
 		}

@@ -33,6 +33,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	id       string // "" when the session has no stored record
+	key      string // StoreKey(id), computed once; "" until needed
 	loaded   bool   // values reflect the store (or were replaced)
 	stored   bool   // a record exists under id, as far as this session knows
 	loadErr  error  // the store failed while loading: never save over it
@@ -55,6 +56,20 @@ func (s *Session) ID() string {
 	defer s.mu.Unlock()
 	s.loadLocked()
 	return s.id
+}
+
+// storeKey returns StoreKey(s.id), computing it once per ID. s.mu must be
+// held.
+func (s *Session) storeKey() string {
+	if s.key == "" {
+		s.key = StoreKey(s.id)
+	}
+	return s.key
+}
+
+// setID changes the session's ID. s.mu must be held.
+func (s *Session) setID(id string) {
+	s.id, s.key = id, ""
 }
 
 // loadLocked loads the data on first use. s.mu must be held.
@@ -284,7 +299,8 @@ func (s *Session) Flush(ctx context.Context) error {
 	old := s.id
 	s.values = map[string]any{}
 	s.loaded, s.accessed, s.modified = true, true, true
-	s.id, s.stored, s.loadErr, s.setErr = "", false, nil, nil
+	s.setID("")
+	s.stored, s.loadErr, s.setErr = false, nil, nil
 	s.expiry = expiry{}
 	if old == "" || !ValidID(old) {
 		return nil
@@ -306,9 +322,11 @@ func (s *Session) CycleKey(ctx context.Context) error {
 		return fmt.Errorf("session: cycle key: %w", s.loadErr)
 	}
 	old, oldStored := s.id, s.stored
-	s.id, s.stored = "", false
+	s.setID("")
+	s.stored = false
 	if err := s.engine.saveLocked(ctx, s); err != nil {
-		s.id, s.stored = old, oldStored
+		s.setID(old)
+		s.stored = oldStored
 		return fmt.Errorf("session: cycle key: %w", err)
 	}
 	// The data is now under the new ID; the middleware still has to send

@@ -66,7 +66,8 @@ type Store interface {
 	Load(ctx context.Context, key string) (Record, error)
 
 	// Save stores rec under key, replacing any previous record. The store
-	// must not keep rec.Data beyond the call without copying it. A record
+	// must not keep rec.Data beyond the call without copying it: the caller
+	// reuses the slice. A record
 	// whose Expires is already past may be stored or dropped; either way
 	// Load does not return it.
 	Save(ctx context.Context, key string, rec Record) error
@@ -87,7 +88,8 @@ type Sweeper interface {
 // UpdateFunc computes a new record from the current one inside a store's
 // atomic read-modify-write. found is false when no live record exists (cur is
 // then the zero Record). cur.Data is only valid during the call and must not
-// be modified: copy what is kept. The returned Data belongs to the store. Returning an error aborts the update, leaves the store unchanged, and
+// be modified: copy what is kept. The store copies the returned Data if it
+// keeps it: the caller may reuse that slice once Update returns. Returning an error aborts the update, leaves the store unchanged, and
 // makes Update return that error.
 //
 // A store may call the function more than once for one Update (an optimistic

@@ -10,6 +10,9 @@
 // honoured on load, data isolation, context cancellation, concurrent use) and
 // each optional capability the store implements: session.Sweeper,
 // session.Updater, session.Ranger and io.Closer. Run it with -race.
+//
+// Run may be called from parallel tests; each subtest uses a store of its
+// own. The suite keeps no state, so a crash loses nothing of its own.
 package storetest
 
 import (

@@ -1,0 +1,87 @@
+// Package session is sessionkv's session engine: Django's session framework
+// for Go servers.
+//
+// # Basics
+//
+// Each visitor gets a dictionary stored on the server; the cookie carries
+// only a random session ID. Create an Engine over a Store, wrap your handler
+// with its Middleware, and use the Session from the request context:
+//
+//	engine, err := session.New(memstore.New(), nil) // nil: Django's defaults
+//	...
+//	http.ListenAndServe(addr, engine.Middleware(mux))
+//
+//	func setName(w http.ResponseWriter, r *http.Request) {
+//		s := session.FromContext(r.Context())
+//		s.Set("name", "Sonam")                 // request.session['name'] = 'Sonam'
+//		name, _ := s.GetString("name")         // request.session.get('name')
+//		_ = s.Delete("name")                   // del request.session['name']
+//	}
+//
+// The behaviour is Django's: lazy loading, the accessed and modified flags,
+// set_expiry and its getters, flush, cycle_key, the test cookie, and the
+// middleware's rules for saving, cookies and "Vary: Cookie". Beyond Django,
+// the middleware commits before the response starts (so streaming handlers
+// lose nothing), refuses to bring back a session deleted during the request
+// (ErrSessionInterrupted, answered with 400), and never adopts a session ID
+// the store does not know.
+//
+// # Stores
+//
+// A Store has three methods: Load, Save and Delete of a Record (encoded data
+// plus expiry) under a key. Optional interfaces add powers the engine uses
+// when present: Sweeper (the background sweeper removes expired records),
+// Updater (atomic read-modify-write, which makes the no-resurrection check
+// atomic), Ranger (iteration for tools) and io.Closer. The memstore package
+// keeps sessions in memory; package storetest is the conformance suite every
+// store runs.
+//
+// Records are stored under StoreKey(id), the SHA-256 of the ID, so a leaked
+// store holds no usable cookie and no store ever sees client input as a key.
+//
+// # Type model
+//
+// A session holds values of these dynamic types only, at any depth:
+//
+//	nil, bool, int64, uint64, float64, string, []byte, time.Time,
+//	[]any, map[string]any
+//
+// Set converts what it is given, once, so that Get returns the same type and
+// value before and after a save and reload: every integer kind becomes int64
+// (unsigned values above math.MaxInt64 stay uint64); float32 becomes
+// float64; times become UTC without a monotonic reading (the same instant);
+// named types become their underlying type (type Role string → string);
+// pointers are followed; other slices and arrays become []any and maps with
+// string keys map[string]any; structs become map[string]any of their
+// exported fields (msgpack field names), and GetAs converts them back. Values
+// are copied, so later changes by the caller do not reach the session. A
+// func, channel, complex number or map with non-string keys cannot be held:
+// Set does not store it and the next save fails with ErrUnsupportedValue.
+//
+// MsgpackCodec, the default, keeps the model exactly. JSONCodec trades
+// []byte and time.Time fidelity for interoperability (see its doc).
+//
+// # Concurrency
+//
+// Engine, the stores and codecs are safe for concurrent use. A Session is
+// safe for concurrent use by the goroutines serving its request; two
+// requests of the same visitor get two Session values, and the later commit
+// of a key wins.
+//
+// # Durability
+//
+// The engine keeps nothing of its own: what a crash can lose is what the
+// store can lose (each store's documentation says). A corrupt or undecodable
+// record loads as a new empty session, with a warning logged, never a panic.
+//
+// # Caveats
+//
+// With a store that does not implement Updater, the check that a session
+// still exists and the write that follows are two steps, so a logout that
+// lands between them can be undone. The stores of this module implement
+// Updater.
+//
+// Changes made after the response started are saved only if the visitor
+// already holds the session's cookie: a new session or a new ID cannot reach
+// the browser once headers are sent.
+package session
