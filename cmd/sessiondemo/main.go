@@ -1,0 +1,101 @@
+// Command sessiondemo is Django's session example (the set/get/del views)
+// as a Go web app on sessionkv.
+//
+// Usage:
+//
+//	sessiondemo [-addr 127.0.0.1:8000]
+//
+// SESSION_ENGINE picks the store (default memory) and SESSION_FILE_PATH where
+// file-backed stores keep their data. The server logs where sessions are
+// kept, and stops cleanly on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/storeconfig"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sessiondemo:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done. ready, if not nil, is called with the
+// listening address once the server accepts connections.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("sessiondemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sessiondemo [-addr host:port]\n\n"+
+			"Environment: %s (one of %v; default %s), %s (directory of file-backed stores).\n\n",
+			storeconfig.EnvEngine, storeconfig.Engines(), storeconfig.DefaultEngine, storeconfig.EnvFilePath)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	opened, err := storeconfig.FromEnv()
+	if err != nil {
+		return err
+	}
+	defer opened.Close()
+	opts := session.DefaultOptions()
+	opts.Logger = logger
+	engine, err := session.New(opened.Store, opts)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           engine.Middleware(newHandler(opened.Where, logger)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("sessiondemo listening", "url", "http://"+ln.Addr().String()+"/",
+		"engine", opened.Engine, "sessions", opened.Where)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("sessiondemo shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

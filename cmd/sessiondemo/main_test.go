@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// browser is an HTTP client with a cookie jar, like one browser profile.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+func (b *browser) get(path string) string {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("GET %s: %s\n%s", path, resp.Status, body)
+	}
+	return string(body)
+}
+
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "sessionid" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// startDemo runs the real server on a free loopback port until the test
+// ends.
+func startDemo(t *testing.T, env map[string]string) (base string, logs *lockedBuffer) {
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs = &lockedBuffer{}
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, logs, func(a string) { ready <- a })
+	}()
+	select {
+	case addr := <-ready:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("demo exited: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo shutdown: %v", err)
+		}
+	})
+	return base, logs
+}
+
+func TestDemo_SetGetDelFlush(t *testing.T) {
+	base, _ := startDemo(t, map[string]string{"SESSION_ENGINE": "memory"})
+	b := newBrowser(t, base)
+
+	if page := b.get("/get/"); strings.Count(page, "Guest") != 2 {
+		t.Errorf("/get/ before /set/ should greet Guest Guest:\n%s", page)
+	}
+	b.get("/set/")
+	id := b.cookie()
+	if id == "" {
+		t.Fatal("no session cookie after /set/")
+	}
+	page := b.get("/get/")
+	for _, want := range []string{"Sonam", "rathore", ">age<", ">lname<", ">name<", `id="age" class="value">26<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/get/ lacks %q:\n%s", want, page)
+		}
+	}
+	b.get("/del/")
+	if page := b.get("/get/"); !strings.Contains(page, "Guest") || strings.Contains(page, "Sonam") {
+		t.Errorf("/get/ after /del/:\n%s", page)
+	}
+	if b.cookie() != id {
+		t.Error("the session ID changed without a login")
+	}
+	b.get("/flush/")
+	if b.cookie() != "" {
+		t.Error("/flush/ left the session cookie")
+	}
+
+	other := newBrowser(t, base)
+	b.get("/set/")
+	if page := other.get("/get/"); strings.Contains(page, "Sonam") {
+		t.Error("a second browser sees the first one's session")
+	}
+}
+
+func TestDemo_LogsWhereSessionsAreKept(t *testing.T) {
+	_, logs := startDemo(t, map[string]string{"SESSION_ENGINE": ""})
+	if s := logs.String(); !strings.Contains(s, "engine=memory") || !strings.Contains(s, "sessions=") {
+		t.Errorf("startup log: %s", s)
+	}
+}
+
+func TestDemo_UnknownEngineFails(t *testing.T) {
+	t.Setenv("SESSION_ENGINE", "nosuch")
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("run = %v, want an unknown engine error", err)
+	}
+}
