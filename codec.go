@@ -3,7 +3,6 @@ package session
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -56,7 +55,8 @@ var msgpackEncoders = sync.Pool{New: func() any {
 }}
 
 type msgpackDecoder struct {
-	data []byte // the whole input, to check declared lengths before reading
+	data   []byte // the whole input, to check declared lengths before reading
+	budget int    // elements all containers may still claim
 	// str is data as one string; decoded strings are substrings of it, which
 	// saves an allocation per string (and keeps the input alive while any
 	// of them is).
@@ -75,7 +75,17 @@ var msgpackDecoders = sync.Pool{New: func() any {
 func (MsgpackCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
 	e := msgpackEncoders.Get().(*msgpackEncoder)
 	e.w.b = dst
-	err := e.encodeMap(values, 0)
+	err := e.enc.EncodeMapLen(len(values))
+	for k, v := range values {
+		if err != nil {
+			break
+		}
+		if err = e.enc.EncodeString(k); err == nil {
+			if err = e.encodeValue(v, 0); err != nil {
+				err = fmt.Errorf("key %q: %w", k, err)
+			}
+		}
+	}
 	out := e.w.b
 	e.w.b = nil
 	msgpackEncoders.Put(e)
@@ -85,24 +95,11 @@ func (MsgpackCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
 	return out, nil
 }
 
-func (e *msgpackEncoder) encodeMap(m map[string]any, depth int) error {
-	if err := e.enc.EncodeMapLen(len(m)); err != nil {
-		return err
-	}
-	for k, v := range m {
-		if err := e.enc.EncodeString(k); err != nil {
-			return err
-		}
-		if err := e.encodeValue(v, depth+1); err != nil {
-			return fmt.Errorf("key %q: %w", k, err)
-		}
-	}
-	return nil
-}
-
+// encodeValue encodes v, which sits inside depth containers below the
+// session map (the same count normalize and the decoder use).
 func (e *msgpackEncoder) encodeValue(v any, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, maxDepth)
+		return errTooDeep
 	}
 	switch x := v.(type) {
 	case nil:
@@ -132,7 +129,18 @@ func (e *msgpackEncoder) encodeValue(v any, depth int) error {
 		}
 		return nil
 	case map[string]any:
-		return e.encodeMap(x, depth)
+		if err := e.enc.EncodeMapLen(len(x)); err != nil {
+			return err
+		}
+		for k, el := range x {
+			if err := e.enc.EncodeString(k); err != nil {
+				return err
+			}
+			if err := e.encodeValue(el, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// Not a model type: the caller bypassed Session.Set. Normalize it the way
 	// Set would have.
@@ -145,27 +153,28 @@ func (e *msgpackEncoder) encodeValue(v any, depth int) error {
 
 // Decode implements Codec.
 func (MsgpackCodec) Decode(data []byte) (map[string]any, error) {
-	v, err := decodeMsgpack(data, true)
+	v, err := decodeMsgpack(data, true, 0)
 	if err != nil {
 		return nil, err
 	}
 	return v.(map[string]any), nil
 }
 
-// decodeMsgpackValue decodes one msgpack value of any model type.
-func decodeMsgpackValue(data []byte) (any, error) {
-	return decodeMsgpack(data, false)
+// decodeMsgpackValue decodes one msgpack value of any model type that sits
+// inside depth containers.
+func decodeMsgpackValue(data []byte, depth int) (any, error) {
+	return decodeMsgpack(data, false, depth)
 }
 
-func decodeMsgpack(data []byte, wantMap bool) (v any, err error) {
+func decodeMsgpack(data []byte, wantMap bool, depth int) (v any, err error) {
 	d := msgpackDecoders.Get().(*msgpackDecoder)
-	d.data, d.str = data, ""
+	d.data, d.str, d.budget = data, "", len(data)
 	d.r.Reset(data)
 	d.dec.ResetReader(&d.r)
 	if wantMap {
-		v, err = d.decodeMap(0)
+		v, err = d.decodeMap(depth)
 	} else {
-		v, err = d.decodeValue(0)
+		v, err = d.decodeValue(depth)
 	}
 	if err == nil && d.r.Len() != 0 {
 		err = fmt.Errorf("%d trailing bytes", d.r.Len())
@@ -179,19 +188,36 @@ func decodeMsgpack(data []byte, wantMap bool) (v any, err error) {
 	return v, nil
 }
 
-var errTooDeep = errors.New("nested too deep")
+var errTooDeep = fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, maxDepth)
 
+// maxPrealloc caps what a container header can make the decoder allocate
+// before its elements are actually read.
+const maxPrealloc = 64
+
+// claim takes n elements of at least size bytes each from the decode-wide
+// budget. Every element takes at least one byte of input, so all the
+// containers of a valid input together claim no more than its length: a
+// hostile header claiming two billion entries, or a chain of nested headers
+// each claiming all that is left, is refused before anything is allocated
+// for it.
+func (d *msgpackDecoder) claim(n, size int) error {
+	if n < 0 || n > d.budget/size {
+		return fmt.Errorf("containers claim more elements than %d bytes hold", len(d.data))
+	}
+	d.budget -= n * size
+	return nil
+}
+
+// decodeMap decodes a map whose values sit inside depth containers.
 func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
 	n, err := d.dec.DecodeMapLen()
 	if err != nil {
 		return nil, err
 	}
-	// Every entry takes at least two bytes: a hostile header claiming two
-	// billion entries is refused before anything is allocated for it.
-	if n < 0 || n > d.r.Len()/2 {
-		return nil, fmt.Errorf("map of %d entries in %d bytes", n, d.r.Len())
+	if err := d.claim(n, 2); err != nil {
+		return nil, err
 	}
-	m := make(map[string]any, n)
+	m := make(map[string]any, min(n, maxPrealloc))
 	for range n {
 		c, err := d.dec.PeekCode()
 		if err != nil {
@@ -204,7 +230,7 @@ func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.decodeValue(depth + 1)
+		v, err := d.decodeValue(depth)
 		if err != nil {
 			return nil, err
 		}
@@ -252,14 +278,16 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n < 0 || n > d.r.Len() {
-			return nil, fmt.Errorf("array of %d elements in %d bytes", n, d.r.Len())
+		if err := d.claim(n, 1); err != nil {
+			return nil, err
 		}
-		a := make([]any, n)
-		for i := range a {
-			if a[i], err = d.decodeValue(depth + 1); err != nil {
+		a := make([]any, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := d.decodeValue(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			a = append(a, v)
 		}
 		return a, nil
 	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
@@ -362,7 +390,7 @@ func (JSONCodec) Decode(data []byte) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: json: %v", ErrCorrupt, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: json: trailing data", ErrCorrupt)
 	}
 	if m == nil {
@@ -377,7 +405,7 @@ func (JSONCodec) Decode(data []byte) (map[string]any, error) {
 // jsonNumbers replaces every json.Number in v, in place, by int64, uint64 or
 // float64.
 func jsonNumbers(v any, depth int) error {
-	if depth > maxDepth {
+	if depth > maxDepth+1 {
 		return errTooDeep
 	}
 	fix := func(e any) (any, error) {

@@ -64,9 +64,10 @@
 // # Concurrency
 //
 // Engine, the stores and codecs are safe for concurrent use. A Session is
-// safe for concurrent use by the goroutines serving its request; two
-// requests of the same visitor get two Session values, and the later commit
-// of a key wins.
+// safe for concurrent use by the goroutines serving its request. Two
+// requests of the same visitor get two Session values: the later commit of a
+// modified session replaces the whole record, while a request that only read
+// the session just extends its expiry and never overwrites the other's data.
 //
 // # Durability
 //

@@ -124,24 +124,24 @@ func New(store Store, opts *Options) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if err := o.validate(); err != nil {
+	e := &Engine{store: store, opts: o, log: o.Logger}
+	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{store: store, opts: o, log: o.Logger}
 	if o.ErrorHandler == nil {
 		e.opts.ErrorHandler = e.defaultErrorHandler
 	}
 	e.updater, _ = store.(Updater)
 	if sw, ok := store.(Sweeper); ok && o.SweepInterval > 0 {
-		e.sweeper = startSweeper(sw, o.SweepInterval, e.log)
+		e.sweeper = startSweeper(sw, o.SweepInterval, e.log, time.After)
 	}
 	return e, nil
 }
 
-func (o *Options) validate() error {
-	c := http.Cookie{Name: o.CookieName, Value: "x"}
-	if err := c.Valid(); err != nil {
-		return fmt.Errorf("session: invalid CookieName %q: %w", o.CookieName, err)
+func (e *Engine) validate() error {
+	o := &e.opts
+	if err := e.baseCookie(newID()).Valid(); err != nil {
+		return fmt.Errorf("session: invalid cookie options: %w", err)
 	}
 	if o.CookieAge < time.Second {
 		return fmt.Errorf("session: CookieAge %v is under one second", o.CookieAge)
@@ -248,26 +248,23 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	if s.loadErr != nil {
 		return s.loadErr
 	}
-	if s.setErr != nil {
-		return s.setErr
+	if err := s.setErrLocked(); err != nil {
+		return err
 	}
-	now := e.now()
-	buf := encodeBuffers.Get().(*[]byte)
-	defer putEncodeBuffer(buf)
-	data, err := encodeRecord((*buf)[:0], e.opts.Codec, s.values, s.expiry)
-	*buf = data
+	rec, done, err := e.encodeLocked(s, e.now())
 	if err != nil {
-		return fmt.Errorf("session: encode: %w", err)
+		return err
 	}
-	rec := Record{Data: data, Expires: e.recordExpiry(s.expiry, now)}
+	defer done()
 	if s.id == "" {
 		id := newID()
 		key := StoreKey(id)
 		if err := e.store.Save(ctx, key, rec); err != nil {
 			return fmt.Errorf("session: save: %w", err)
 		}
-		s.id, s.key, s.stored = id, key, true
-	} else if err := e.commitExisting(ctx, s.storeKey(), rec); err != nil {
+		s.setID(id)
+		s.key, s.stored = key, true
+	} else if err := e.commitExisting(ctx, s.storeKey(), func(Record) Record { return rec }); err != nil {
 		return err
 	}
 	s.modified = false
@@ -275,27 +272,90 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// commitExisting replaces the record under key only if it still exists.
-func (e *Engine) commitExisting(ctx context.Context, key string, rec Record) error {
+// encodeLocked encodes s into a record expiring as of now, in a pooled
+// buffer that done returns to the pool. s.mu must be held.
+func (e *Engine) encodeLocked(s *Session, now time.Time) (rec Record, done func(), err error) {
+	buf := encodeBuffers.Get().(*[]byte)
+	data, err := encodeRecord((*buf)[:0], e.opts.Codec, s.values, s.expiry)
+	*buf = data
+	done = func() { putEncodeBuffer(buf) }
+	if err != nil {
+		done()
+		return Record{}, nil, fmt.Errorf("session: encode: %w", err)
+	}
+	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now)}, done, nil
+}
+
+// refreshLocked pushes the stored record's expiry forward without rewriting
+// its data, so a request that only read the session cannot overwrite what a
+// concurrent request saved. Without an Updater it falls back to a full save.
+func (e *Engine) refreshLocked(ctx context.Context, s *Session, now time.Time) error {
+	if e.updater == nil {
+		return e.saveLocked(ctx, s)
+	}
+	expires := e.recordExpiry(s.expiry, now)
+	err := e.commitExisting(ctx, s.storeKey(), func(cur Record) Record {
+		return Record{Data: cur.Data, Expires: expires}
+	})
+	if err != nil {
+		return err
+	}
+	s.recExpires = expires
+	return nil
+}
+
+// commitExisting replaces the record under key by next(current record),
+// only if the record still exists: otherwise it returns
+// ErrSessionInterrupted. With an Updater the check and the write are atomic.
+func (e *Engine) commitExisting(ctx context.Context, key string, next func(cur Record) Record) error {
 	if e.updater != nil {
-		err := e.updater.Update(ctx, key, func(_ Record, found bool) (Record, error) {
+		err := e.updater.Update(ctx, key, func(cur Record, found bool) (Record, error) {
 			if !found {
 				return Record{}, ErrSessionInterrupted
 			}
-			return rec, nil
+			return next(cur), nil
 		})
 		if err != nil && !errors.Is(err, ErrSessionInterrupted) {
 			return fmt.Errorf("session: save: %w", err)
 		}
 		return err
 	}
-	if _, err := e.store.Load(ctx, key); errors.Is(err, ErrNotFound) {
+	cur, err := e.store.Load(ctx, key)
+	if errors.Is(err, ErrNotFound) {
 		return ErrSessionInterrupted
 	} else if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	if err := e.store.Save(ctx, key, rec); err != nil {
+	if err := e.store.Save(ctx, key, next(cur)); err != nil {
 		return fmt.Errorf("session: save: %w", err)
+	}
+	return nil
+}
+
+// retire removes the record under key, failing with ErrSessionInterrupted if
+// it is already gone. With an Updater the check is atomic: the record is
+// first expired in place (an expired record is invisible to Load), then
+// deleted.
+func (e *Engine) retire(ctx context.Context, key string) error {
+	if e.updater != nil {
+		err := e.updater.Update(ctx, key, func(_ Record, found bool) (Record, error) {
+			if !found {
+				return Record{}, ErrSessionInterrupted
+			}
+			return Record{}, nil // expired: gone for Load, the sweeper or Delete removes it
+		})
+		if err != nil {
+			if errors.Is(err, ErrSessionInterrupted) {
+				return err
+			}
+			return fmt.Errorf("delete old record: %w", err)
+		}
+	} else if _, err := e.store.Load(ctx, key); errors.Is(err, ErrNotFound) {
+		return ErrSessionInterrupted
+	}
+	if err := e.store.Delete(ctx, key); err != nil {
+		e.log.WarnContext(ctx, "session: deleting an expired record failed; the sweeper will remove it",
+			"key", key, "err", err)
 	}
 	return nil
 }

@@ -68,18 +68,25 @@ type sweeper struct {
 	interval time.Duration
 	log      *slog.Logger
 
+	// wait returns a channel that delivers after d: time.After, or a fake
+	// in tests.
+	wait func(d time.Duration) <-chan time.Time
+
 	cancel   context.CancelFunc // stops a sweep in progress
 	done     chan struct{}      // closed by stop
 	stopped  chan struct{}      // closed when the goroutine has returned
 	stopOnce sync.Once
 }
 
-func startSweeper(store Sweeper, interval time.Duration, log *slog.Logger) *sweeper {
+// startSweeper starts sweeping store every interval (with jitter); wait is
+// time.After outside tests.
+func startSweeper(store Sweeper, interval time.Duration, log *slog.Logger, wait func(time.Duration) <-chan time.Time) *sweeper {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sweeper{
 		store:    store,
 		interval: interval,
 		log:      log,
+		wait:     wait,
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -88,20 +95,21 @@ func startSweeper(store Sweeper, interval time.Duration, log *slog.Logger) *swee
 	return s
 }
 
+// minSweepWait keeps a tiny SweepInterval from spinning.
+const minSweepWait = time.Millisecond
+
 // jittered returns the interval scaled by a random factor in [0.9, 1.1).
 func (s *sweeper) jittered() time.Duration {
-	return time.Duration(float64(s.interval) * (0.9 + 0.2*rand.Float64()))
+	return max(minSweepWait, time.Duration(float64(s.interval)*(0.9+0.2*rand.Float64())))
 }
 
 func (s *sweeper) run(ctx context.Context) {
 	defer close(s.stopped)
-	timer := time.NewTimer(s.jittered())
-	defer timer.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
-		case <-timer.C:
+		case <-s.wait(s.jittered()):
 		}
 		start := time.Now()
 		n, err := s.store.DeleteExpired(ctx)
@@ -111,7 +119,6 @@ func (s *sweeper) run(ctx context.Context) {
 		case n > 0:
 			s.log.Info("session: swept expired sessions", "deleted", n, "took", time.Since(start))
 		}
-		timer.Reset(s.jittered())
 	}
 }
 

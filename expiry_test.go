@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -95,20 +96,48 @@ func (s *sweepStore) DeleteExpired(ctx context.Context) (int, error) {
 	return 0, nil
 }
 
-func TestSweeper_RunsAndStopsOnClose(t *testing.T) {
-	st := &sweepStore{mapStore: newMapStore(time.Now), swept: make(chan struct{})}
-	opts := DefaultOptions()
-	opts.SweepInterval = time.Millisecond
-	e, err := New(st, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
+func TestSweeper_SweepsOnEachTickAndStops(t *testing.T) {
+	st := &sweepStore{mapStore: newMapStore(time.Now), swept: make(chan struct{}, 1)}
+	ticks := make(chan time.Time)
+	var waited atomic.Int64
+	sw := startSweeper(st, time.Minute, slog.New(slog.DiscardHandler), func(d time.Duration) <-chan time.Time {
+		if d < 54*time.Second || d >= 66*time.Second {
+			t.Errorf("waited %v for a one-minute interval", d)
+		}
+		waited.Add(1)
+		return ticks
+	})
+	for i := range 3 {
+		ticks <- time.Now()
 		select {
 		case <-st.swept:
 		case <-time.After(10 * time.Second):
-			t.Fatal("sweeper did not run")
+			t.Fatal("no sweep after a tick")
 		}
+		if got := st.calls.Load(); got != int32(i+1) {
+			t.Fatalf("after %d ticks, %d sweeps", i+1, got)
+		}
+	}
+	sw.stop()
+	select {
+	case <-sw.stopped:
+	default:
+		t.Fatal("stop returned before the goroutine ended")
+	}
+	sw.stop() // idempotent
+	if st.calls.Load() != 3 {
+		t.Errorf("%d sweeps, want 3", st.calls.Load())
+	}
+}
+
+func TestEngine_CloseStopsSweeper(t *testing.T) {
+	st := &sweepStore{mapStore: newMapStore(time.Now), swept: make(chan struct{})}
+	e, err := New(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.sweeper == nil {
+		t.Fatal("New started no sweeper for a store with DeleteExpired")
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -118,12 +147,15 @@ func TestSweeper_RunsAndStopsOnClose(t *testing.T) {
 	default:
 		t.Fatal("Close returned before the sweeper goroutine ended")
 	}
-	n := st.calls.Load()
 	if err := e.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	if st.calls.Load() != n {
-		t.Error("sweeper ran after Close")
+}
+
+func TestSweeper_TinyIntervalDoesNotSpin(t *testing.T) {
+	s := &sweeper{interval: time.Nanosecond}
+	if d := s.jittered(); d < minSweepWait {
+		t.Errorf("jittered(1ns) = %v", d)
 	}
 }
 
@@ -162,6 +194,8 @@ func TestNew_ValidatesOptions(t *testing.T) {
 		"tiny age":        func(o *Options) { o.CookieAge = time.Millisecond },
 		"negative idle":   func(o *Options) { o.IdleTimeout = -time.Second },
 		"none insecure":   func(o *Options) { o.CookieSameSite = http.SameSiteNoneMode },
+		"bad domain":      func(o *Options) { o.CookieDomain = "exa mple.com" },
+		"bad path":        func(o *Options) { o.CookiePath = "/a;b" },
 	} {
 		o := DefaultOptions()
 		edit(o)

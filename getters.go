@@ -122,7 +122,7 @@ func (s *Session) AddFlash(msg any) {
 	defer s.mu.Unlock()
 	s.writeLocked()
 	if err != nil {
-		s.setErr = fmt.Errorf("session: AddFlash: %w", err)
+		s.failLocked("AddFlash", FlashKey, err)
 		return
 	}
 	list, _ := s.values[FlashKey].([]any)

@@ -28,17 +28,21 @@ var errResponseReplaced = errors.New("session: response replaced by the session 
 //     never lost, and the status is known.
 //   - A modified (or, with SaveEveryRequest, any) non-empty session is saved
 //     unless the status is 500 or above, and its cookie is set: with Max-Age
-//     and Expires from ExpiryAge, or as a browser-session cookie.
+//     and Expires from ExpiryAge, or as a browser-session cookie. A session
+//     that was only read has its expiry pushed forward, not its data
+//     rewritten.
 //   - A session that became empty (Flush) has its cookie deleted, if the
 //     request carried one.
 //   - "Vary: Cookie" is added whenever the session was accessed.
 //   - A failed commit goes to Options.ErrorHandler, which writes the response
-//     instead of the handler; a session deleted meanwhile (ErrSessionInterrupted)
-//     gets 400 and no cookie.
+//     instead of the handler (the handler's headers are dropped, but Vary);
+//     a session deleted meanwhile (ErrSessionInterrupted) gets 400 and no
+//     cookie.
 //
 // Changes made after the response started are saved when the handler
-// returns if the visitor already holds the session's cookie; otherwise they
-// cannot reach the visitor, and a warning is logged.
+// returns if the status was below 500 and the visitor already holds the
+// session's cookie; otherwise they cannot reach the visitor, and a warning is
+// logged.
 func (e *Engine) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var clientID string
@@ -47,9 +51,12 @@ func (e *Engine) Middleware(next http.Handler) http.Handler {
 		if hadCookie && ValidID(c.Value) {
 			clientID = c.Value
 		}
-		s := e.newSession(r.Context(), clientID)
-		r = r.WithContext(NewContext(r.Context(), s))
-		cw := &commitWriter{ResponseWriter: w, engine: e, session: s, req: r,
+		// Store and log calls get the request's context without the
+		// session, so nothing they call can wait for the session's lock.
+		base := r.Context()
+		s := &Session{engine: e, ctx: base, id: clientID}
+		r = r.WithContext(NewContext(base, s))
+		cw := &commitWriter{ResponseWriter: w, engine: e, session: s, req: r, ctx: base,
 			hadCookie: hadCookie, clientID: clientID}
 		next.ServeHTTP(cw, r)
 		if cw.committed {
@@ -66,10 +73,13 @@ type commitWriter struct {
 	engine    *Engine
 	session   *Session
 	req       *http.Request
+	ctx       context.Context // the request's context without the session
 	hadCookie bool
 	clientID  string // the session ID the client holds, "" if none
 	committed bool
-	failed    bool // the ErrorHandler wrote the response
+	failed    bool   // the ErrorHandler wrote the response
+	status    int    // the status committed with
+	version   uint64 // the session's version when committed
 }
 
 // WriteHeader implements http.ResponseWriter.
@@ -133,11 +143,17 @@ func (w *commitWriter) commit(status int) bool {
 	if w.committed {
 		return !w.failed
 	}
-	w.committed = true
-	ctx := w.req.Context()
-	id, err := w.engine.commit(ctx, w.session, w.Header(), status, w.hadCookie)
+	w.committed, w.status = true, status
+	id, version, err := w.engine.commit(w.ctx, w.session, w.Header(), status, w.hadCookie)
+	w.version = version
 	if err != nil {
 		w.failed = true
+		h := w.Header()
+		vary := h.Values("Vary")
+		clear(h) // the handler's Location, caching or encoding headers do not fit the error
+		if len(vary) > 0 {
+			h["Vary"] = vary
+		}
 		w.engine.opts.ErrorHandler(w.ResponseWriter, w.req, err)
 		return false
 	}
@@ -150,79 +166,95 @@ func (w *commitWriter) commit(status int) bool {
 // commitLate saves changes made after the response started.
 func (w *commitWriter) commitLate() {
 	s, e := w.session, w.engine
-	if w.failed || !s.Modified() {
+	if w.failed || w.status >= 500 {
 		return
 	}
-	ctx := w.req.Context()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.id == "" || s.id != w.clientID || !s.stored {
-		e.log.WarnContext(ctx, "session: changed after the response started and the visitor has no cookie for it; not saved",
-			"path", w.req.URL.Path)
+	if s.version == w.version {
+		s.mu.Unlock()
 		return
 	}
-	if err := e.saveLocked(ctx, s); err != nil {
-		e.log.ErrorContext(ctx, "session: saving changes made after the response started failed",
+	reachable := s.id != "" && s.id == w.clientID && s.stored && !s.reissue
+	var err error
+	if reachable {
+		err = e.saveLocked(w.ctx, s)
+	}
+	s.mu.Unlock()
+	switch {
+	case !reachable:
+		e.log.WarnContext(w.ctx, "session: changed after the response started and the visitor's cookie cannot follow; not saved",
+			"path", w.req.URL.Path)
+	case err != nil:
+		e.log.ErrorContext(w.ctx, "session: saving changes made after the response started failed",
 			"path", w.req.URL.Path, "err", err)
 	}
 }
 
 // commit applies Django's process_response to s: save it if needed and set
-// or delete its cookie in h. It returns the ID of a cookie it set, if any.
-func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, error) {
+// or delete its cookie in h. It returns the ID of a cookie it set, if any,
+// and the session's version as committed.
+func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.loadErr != nil {
 		// The store failed: neither overwrite the record nor drop the cookie.
-		return "", s.loadErr
+		return "", s.version, s.loadErr
 	}
 	if s.accessed {
 		addVaryCookie(h)
 	}
 	now := e.now()
-	if !s.isEmptyLocked() && !s.modified && !e.opts.SaveEveryRequest && !e.needsIdleRefresh(s, now) {
-		return "", nil
-	}
-	if !s.isEmptyLocked() && status < 500 {
+	refresh := e.opts.SaveEveryRequest || e.needsIdleRefresh(s, now)
+	if !s.isEmptyLocked() && (s.modified || refresh || s.reissue) && status < 500 {
 		s.loadLocked() // SaveEveryRequest on a session the handler never used
 		if s.loadErr != nil {
-			return "", s.loadErr
+			return "", s.version, s.loadErr
 		}
 	}
 	if s.isEmptyLocked() {
 		if hadCookie {
 			addVaryCookie(h)
-			e.addCookie(ctx, h, e.deletionCookie())
+			h.Add("Set-Cookie", e.deletionCookie().String())
 		}
-		return "", nil
+		return "", s.version, nil
 	}
-	if status >= 500 {
-		return "", nil
+	if !(s.modified || refresh || s.reissue) || status >= 500 {
+		return "", s.version, nil
 	}
 	browserClose := e.expireAtBrowserClose(s.expiry)
 	age := e.expiryAge(s.expiry, now)
 	if !browserClose && age <= 0 {
 		// Expired by the handler (SetMaxAge(0), a past SetExpiresAt): end it.
-		if s.id != "" {
+		if s.stored {
 			if err := e.store.Delete(ctx, s.storeKey()); err != nil {
-				return "", err
+				return "", s.version, err
 			}
 		}
+		s.setID("")
+		s.stored, s.reissue = false, false
 		if hadCookie {
-			e.addCookie(ctx, h, e.deletionCookie())
+			h.Add("Set-Cookie", e.deletionCookie().String())
 		}
-		return "", nil
+		return "", s.version, nil
 	}
-	if err := e.saveLocked(ctx, s); err != nil {
-		return "", err
+	var err error
+	switch {
+	case s.modified:
+		err = e.saveLocked(ctx, s)
+	case refresh:
+		err = e.refreshLocked(ctx, s, now)
 	}
+	if err != nil {
+		return "", s.version, err
+	}
+	s.reissue = false
 	c := e.baseCookie(s.id)
 	if !browserClose {
 		c.MaxAge = int(age / time.Second)
 		c.Expires = now.Add(age).UTC()
 	}
-	e.addCookie(ctx, h, c)
-	return s.id, nil
+	h.Add("Set-Cookie", c.String())
+	return s.id, s.version, nil
 }
 
 func (e *Engine) baseCookie(value string) *http.Cookie {
@@ -244,16 +276,6 @@ func (e *Engine) deletionCookie() *http.Cookie {
 	c.MaxAge = -1
 	c.Expires = time.Unix(0, 0).UTC()
 	return c
-}
-
-func (e *Engine) addCookie(ctx context.Context, h http.Header, c *http.Cookie) {
-	v := c.String()
-	if v == "" {
-		e.log.ErrorContext(ctx, "session: cannot build the session cookie; check the cookie options",
-			"name", c.Name, "domain", c.Domain, "path", c.Path)
-		return
-	}
-	h.Add("Set-Cookie", v)
 }
 
 // addVaryCookie adds "Cookie" to the Vary header unless it is already there.

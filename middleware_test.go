@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -478,5 +479,135 @@ func TestMiddleware_ReadFromCommitsFirst(t *testing.T) {
 func TestFromContext_NilWithoutMiddleware(t *testing.T) {
 	if FromContext(context.Background()) != nil {
 		t.Error("FromContext without middleware is not nil")
+	}
+}
+
+func TestMiddleware_NoLateSaveAfter5xx(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"a": 1})
+	env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("a", 2)
+		http.Error(w, "boom", http.StatusInternalServerError)
+	})
+	if n, _ := env.load(t, id).GetInt("a"); n != 1 {
+		t.Errorf("a = %d after a 500 response, want the old 1", n)
+	}
+}
+
+func TestMiddleware_LogoutPageLogsNothing(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"a": 1})
+	for _, end := range []func(*Session){
+		func(s *Session) { _ = s.Flush(context.Background()) },
+		func(s *Session) { s.SetMaxAge(0) },
+	} {
+		env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+			end(FromContext(r.Context()))
+			io.WriteString(w, "bye")
+		})
+	}
+	if logs := env.logs.String(); strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("logout logged:\n%s", logs)
+	}
+}
+
+// sessionIDLogger is a log handler that, like many, adds the session ID of
+// the request to each record.
+type sessionIDLogger struct{ slog.Handler }
+
+func (h sessionIDLogger) Handle(ctx context.Context, r slog.Record) error {
+	if s := FromContext(ctx); s != nil {
+		r.AddAttrs(slog.String("session", s.ID()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func TestMiddleware_LoggerReadingTheSessionDoesNotDeadlock(t *testing.T) {
+	env := newEnv(t, nil)
+	env.engine.log = slog.New(sessionIDLogger{slog.NewTextHandler(io.Discard, nil)})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.do(t, "", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "body")
+			FromContext(r.Context()).Set("late", 1) // logs a warning at return
+		})
+		id := env.saved(t, map[string]any{"a": 1})
+		env.store.SetFail(errStoreDown)
+		env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+			_ = FromContext(r.Context()).Flush(r.Context())
+		})
+		env.store.SetFail(nil)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("deadlock: a log handler calling FromContext(ctx).ID() blocked the request")
+	}
+}
+
+func TestMiddleware_ReadOnlyRefreshKeepsConcurrentWrites(t *testing.T) {
+	env := newEnv(t, func(o *Options) { o.IdleTimeout = time.Hour })
+	id := env.saved(t, map[string]any{"a": 1})
+	env.clock.Advance(10 * time.Minute)
+	env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Get("a") // request A only reads
+		// Request B writes meanwhile.
+		b := env.load(t, id)
+		b.Set("b", 2)
+		if err := env.engine.Save(context.Background(), b); err != nil {
+			t.Error(err)
+		}
+	})
+	s := env.load(t, id)
+	if !s.Has("b") {
+		t.Errorf("the read-only request's refresh overwrote a concurrent write: keys %v", s.Keys())
+	}
+	rec, _ := env.store.Load(context.Background(), StoreKey(id))
+	if want := env.clock.Now().Add(time.Hour); !rec.Expires.Equal(want) {
+		t.Errorf("expiry %v, want refreshed to %v", rec.Expires, want)
+	}
+}
+
+func TestMiddleware_ErrorResponseDropsHandlerHeaders(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"a": 1})
+	resp := env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Get("a")
+		_ = env.load(t, id).Flush(context.Background())
+		s.Set("b", 2)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Location", "/next")
+		http.Redirect(w, r, "/next", http.StatusFound)
+	})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, h := range []string{"Cache-Control", "Location"} {
+		if resp.Header.Get(h) != "" {
+			t.Errorf("error response kept the handler's %s: %q", h, resp.Header.Get(h))
+		}
+	}
+	if resp.Header.Get("Vary") != "Cookie" {
+		t.Errorf("Vary = %q, want Cookie kept", resp.Header.Get("Vary"))
+	}
+}
+
+func TestMiddleware_CycleKeyWritesOnce(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"a": 1})
+	before := env.store.Calls()
+	resp := env.do(t, id, func(w http.ResponseWriter, r *http.Request) {
+		if err := FromContext(r.Context()).CycleKey(r.Context()); err != nil {
+			t.Error(err)
+		}
+	})
+	// Load, Save(new), Update(old, expire), Delete(old): nothing more at commit.
+	if calls := env.store.Calls() - before; calls != 4 {
+		t.Errorf("CycleKey request made %d store calls, want 4", calls)
+	}
+	if c := sessionCookie(resp); c == nil || c.Value == id {
+		t.Errorf("cookie not reissued: %v", c)
 	}
 }

@@ -10,8 +10,9 @@ import (
 //
 //	byte 0      format version (recordVersion)
 //	byte 1      expiry kind (expiryKind)
-//	varint      the kind's argument: max age in nanoseconds (expiryMaxAge)
-//	            or Unix nanoseconds (expiryAt); absent for other kinds
+//	varint      the kind's argument: max age in nanoseconds (expiryMaxAge),
+//	            or Unix seconds then a uvarint of nanoseconds (expiryAt,
+//	            which may lie past 2262); absent for other kinds
 //	rest        the codec's encoding of the values
 //
 // The per-session expiry choice is metadata beside the values, not a key
@@ -42,7 +43,8 @@ func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byt
 	case expiryMaxAge:
 		dst = binary.AppendVarint(dst, int64(exp.maxAge))
 	case expiryAt:
-		dst = binary.AppendVarint(dst, exp.at.UnixNano())
+		dst = binary.AppendVarint(dst, exp.at.Unix())
+		dst = binary.AppendUvarint(dst, uint64(exp.at.Nanosecond()))
 	}
 	return c.Encode(dst, values)
 }
@@ -69,9 +71,14 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 		rest = rest[n:]
 		if exp.kind == expiryMaxAge {
 			exp.maxAge = time.Duration(v)
-		} else {
-			exp.at = time.Unix(0, v).UTC()
+			break
 		}
+		ns, n := binary.Uvarint(rest)
+		if n <= 0 || ns >= 1e9 {
+			return nil, exp, fmt.Errorf("%w: bad expiry nanoseconds", ErrCorrupt)
+		}
+		rest = rest[n:]
+		exp.at = time.Unix(v, int64(ns)).UTC()
 	default:
 		return nil, exp, fmt.Errorf("%w: unknown expiry kind %d", ErrCorrupt, exp.kind)
 	}

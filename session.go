@@ -27,6 +27,9 @@ const (
 // The accessed and modified flags follow Django: reads set Accessed, writes
 // set Modified (and Accessed), and the middleware uses them to decide whether
 // to save and whether to add "Vary: Cookie".
+//
+// Values returned by Get, Values, Items and the getters share memory with the
+// session: treat them as read-only, and Set a changed copy instead.
 type Session struct {
 	engine *Engine
 	ctx    context.Context // for the lazy load in the middleware
@@ -37,24 +40,35 @@ type Session struct {
 	loaded   bool   // values reflect the store (or were replaced)
 	stored   bool   // a record exists under id, as far as this session knows
 	loadErr  error  // the store failed while loading: never save over it
-	setErr   error  // a Set of an unsupported value, reported by Save
 	values   map[string]any
 	expiry   expiry
 	accessed bool
 	modified bool
+	// version counts modifications, so the middleware can tell whether the
+	// session changed after it committed.
+	version uint64
+	// reissue asks the middleware to send the cookie again although the
+	// record is already saved (CycleKey).
+	reissue bool
+	// setErrs holds, per key, a value Set could not hold; Save fails while
+	// any remains.
+	setErrs map[string]error
 	// recExpires is the stored record's expiry when it was loaded or last
 	// saved; the idle timeout uses it to throttle refresh writes.
 	recExpires time.Time
 }
 
 // ID returns the session ID (the cookie value), or "" when the session has
-// not been saved yet or its ID was unknown, expired or malformed. It loads
-// the session if needed, so the ID it returns is always one the store knows
-// (or knew when the session was loaded).
+// not been saved yet, its ID was unknown, expired or malformed, or the store
+// failed to load it. It loads the session if needed, so the ID it returns is
+// one the store knew when the session was loaded or saved.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loadLocked()
+	if s.loadErr != nil {
+		return ""
+	}
 	return s.id
 }
 
@@ -88,7 +102,48 @@ func (s *Session) readLocked() {
 // writeLocked loads the data and marks the session accessed and modified.
 func (s *Session) writeLocked() {
 	s.readLocked()
+	s.touchLocked()
+}
+
+// touchLocked marks the session modified.
+func (s *Session) touchLocked() {
 	s.modified = true
+	s.version++
+}
+
+// setLocked stores the normalized value n (or the error normalizing it)
+// under key. s.mu must be held and the session loaded.
+func (s *Session) setLocked(op, key string, n any, err error) {
+	s.touchLocked()
+	if err != nil {
+		s.failLocked(op, key, err)
+		delete(s.values, key)
+		return
+	}
+	delete(s.setErrs, key)
+	s.values[key] = n
+}
+
+// failLocked records that op could not store a value under key.
+func (s *Session) failLocked(op, key string, err error) {
+	if s.setErrs == nil {
+		s.setErrs = map[string]error{}
+	}
+	s.setErrs[key] = fmt.Errorf("session: %s(%q): %w", op, key, err)
+}
+
+// deleteLocked removes key and any pending error of a failed Set of it.
+func (s *Session) deleteLocked(key string) {
+	delete(s.values, key)
+	delete(s.setErrs, key)
+}
+
+// setErrLocked returns the error of a failed Set, if one is still pending.
+func (s *Session) setErrLocked() error {
+	for _, k := range slices.Sorted(maps.Keys(s.setErrs)) {
+		return s.setErrs[k]
+	}
+	return nil
 }
 
 // Get returns the value stored under key and whether it was there.
@@ -103,18 +158,15 @@ func (s *Session) Get(key string) (any, bool) {
 // Set stores value under key. The value is copied and converted to the
 // session type model (see the package documentation), so Get returns the
 // same thing before and after a save. A value the model cannot hold (a
-// func, a channel...) is not stored, and the next Save fails with an error
-// wrapping ErrUnsupportedValue.
+// func, a channel...) is not stored: the key is removed, and Save fails with
+// an error wrapping ErrUnsupportedValue until the key is set to a value the
+// model holds, or deleted.
 func (s *Session) Set(key string, value any) {
 	n, err := normalize(value)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.writeLocked()
-	if err != nil {
-		s.setErr = fmt.Errorf("session: Set(%q): %w", key, err)
-		return
-	}
-	s.values[key] = n
+	s.readLocked()
+	s.setLocked("Set", key, n, err)
 }
 
 // Delete removes key. It returns ErrKeyNotFound, and does not mark the
@@ -123,11 +175,13 @@ func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	if _, ok := s.values[key]; !ok {
+	_, ok := s.values[key]
+	_, failed := s.setErrs[key]
+	if !ok && !failed {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
 	}
-	delete(s.values, key)
-	s.modified = true
+	s.deleteLocked(key)
+	s.touchLocked()
 	return nil
 }
 
@@ -148,8 +202,8 @@ func (s *Session) Pop(key string) (any, bool) {
 	s.readLocked()
 	v, ok := s.values[key]
 	if ok {
-		delete(s.values, key)
-		s.modified = true
+		s.deleteLocked(key)
+		s.touchLocked()
 	}
 	return v, ok
 }
@@ -163,38 +217,39 @@ func (s *Session) SetDefault(key string, value any) any {
 	if v, ok := s.values[key]; ok {
 		return v
 	}
-	s.modified = true
 	n, err := normalize(value)
-	if err != nil {
-		s.setErr = fmt.Errorf("session: SetDefault(%q): %w", key, err)
-		return nil
-	}
-	s.values[key] = n
+	s.setLocked("SetDefault", key, n, err)
 	return n
 }
 
 // Update stores every entry of values as Set does. It always marks the
 // session modified, even for an empty map, as Django's update does.
 func (s *Session) Update(values map[string]any) {
-	normalized := make(map[string]any, len(values))
-	var firstErr error
+	type entry struct {
+		n   any
+		err error
+	}
+	normalized := make(map[string]entry, len(values))
 	for k, v := range values {
 		n, err := normalize(v)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("session: Update(%q): %w", k, err)
-			}
-			continue
-		}
-		normalized[k] = n
+		normalized[k] = entry{n, err}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writeLocked()
-	if firstErr != nil && s.setErr == nil {
-		s.setErr = firstErr
+	for k, e := range normalized {
+		s.setLocked("Update", k, e.n, e.err)
 	}
-	maps.Copy(s.values, normalized)
+}
+
+// sortedLocked returns the keys in order and their values.
+func (s *Session) sortedLocked() ([]string, []any) {
+	keys := slices.Sorted(maps.Keys(s.values))
+	vals := make([]any, len(keys))
+	for i, k := range keys {
+		vals[i] = s.values[k]
+	}
+	return keys, vals
 }
 
 // Keys returns the keys in sorted order.
@@ -210,12 +265,8 @@ func (s *Session) Values() []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	keys := slices.Sorted(maps.Keys(s.values))
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		out[i] = s.values[k]
-	}
-	return out
+	_, vals := s.sortedLocked()
+	return vals
 }
 
 // Items returns an iterator over the entries in the order of Keys. It
@@ -225,11 +276,7 @@ func (s *Session) Items() iter.Seq2[string, any] {
 	return func(yield func(string, any) bool) {
 		s.mu.Lock()
 		s.readLocked()
-		keys := slices.Sorted(maps.Keys(s.values))
-		vals := make([]any, len(keys))
-		for i, k := range keys {
-			vals[i] = s.values[k]
-		}
+		keys, vals := s.sortedLocked()
 		s.mu.Unlock()
 		for i, k := range keys {
 			if !yield(k, vals[i]) {
@@ -256,6 +303,7 @@ func (s *Session) Clear() {
 	// session must not adopt an ID the store does not know.
 	s.writeLocked()
 	clear(s.values)
+	clear(s.setErrs)
 }
 
 // IsEmpty reports whether the session has neither an ID nor data, Django's
@@ -289,60 +337,89 @@ func (s *Session) Accessed() bool {
 	return s.accessed
 }
 
-// Flush ends the session now, Django's flush (used on logout): it removes
-// every key, deletes the stored record, and drops the ID, so ID returns ""
+// withoutSelf returns ctx for store calls made while s.mu is held: if ctx
+// carries s (a handler passing r.Context()), code that looks the session up
+// from it, such as a log handler, gets nil instead of waiting for s.mu.
+func (s *Session) withoutSelf(ctx context.Context) context.Context {
+	if FromContext(ctx) == s {
+		return context.WithValue(ctx, contextKey{}, (*Session)(nil))
+	}
+	return ctx
+}
+
+// Flush ends the session now, Django's flush (used on logout): it deletes
+// the stored record, removes every key and drops the ID, so ID returns ""
 // and the next save issues a new one. Through the middleware, the cookie is
-// deleted unless the handler stores new data afterwards.
+// deleted unless the handler stores new data afterwards. If the store fails
+// to delete the record, Flush returns the error and the session is left as
+// it was.
 func (s *Session) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.id
+	if s.id != "" {
+		if err := s.engine.store.Delete(s.withoutSelf(ctx), s.storeKey()); err != nil {
+			return fmt.Errorf("session: flush: %w", err)
+		}
+	}
 	s.values = map[string]any{}
-	s.loaded, s.accessed, s.modified = true, true, true
+	s.loaded, s.accessed = true, true
+	s.touchLocked()
 	s.setID("")
-	s.stored, s.loadErr, s.setErr = false, nil, nil
+	s.stored, s.loadErr, s.setErrs, s.reissue = false, nil, nil, false
 	s.expiry = expiry{}
-	if old == "" || !ValidID(old) {
-		return nil
-	}
-	if err := s.engine.store.Delete(ctx, StoreKey(old)); err != nil {
-		return fmt.Errorf("session: flush: %w", err)
-	}
 	return nil
 }
 
 // CycleKey gives the session a new ID now, keeping its data: the data is
 // saved under the new ID and the old record is deleted. Call it on login to
 // defeat session fixation. Through the middleware, the cookie is re-issued.
+//
+// If the old record was deleted meanwhile (a logout in another tab), CycleKey
+// returns an error wrapping ErrSessionInterrupted and leaves no record under
+// the new ID, so the data is not brought back. With a store that implements
+// Updater that check is atomic.
 func (s *Session) CycleKey(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.writeLocked()
+	ctx = s.withoutSelf(ctx)
+	s.readLocked()
 	if s.loadErr != nil {
 		return fmt.Errorf("session: cycle key: %w", s.loadErr)
 	}
-	old, oldStored := s.id, s.stored
-	s.setID("")
-	s.stored = false
-	if err := s.engine.saveLocked(ctx, s); err != nil {
-		s.setID(old)
-		s.stored = oldStored
+	if err := s.setErrLocked(); err != nil {
 		return fmt.Errorf("session: cycle key: %w", err)
 	}
-	// The data is now under the new ID; the middleware still has to send
-	// the new cookie.
-	s.modified = true
-	if old != "" && oldStored {
-		if err := s.engine.store.Delete(ctx, StoreKey(old)); err != nil {
-			return fmt.Errorf("session: cycle key: delete old record: %w", err)
+	e := s.engine
+	oldKey, oldStored := s.storeKey(), s.stored
+	id := newID()
+	rec, done, err := e.encodeLocked(s, e.now())
+	if err != nil {
+		return fmt.Errorf("session: cycle key: %w", err)
+	}
+	defer done()
+	newKey := StoreKey(id)
+	if err := e.store.Save(ctx, newKey, rec); err != nil {
+		return fmt.Errorf("session: cycle key: save: %w", err)
+	}
+	if oldStored {
+		if err := e.retire(ctx, oldKey); err != nil {
+			_ = e.store.Delete(ctx, newKey)
+			return fmt.Errorf("session: cycle key: %w", err)
 		}
 	}
+	s.setID(id)
+	s.key = newKey
+	s.stored, s.recExpires = true, rec.Expires
+	s.modified = false
+	s.reissue = true
+	s.version++
 	return nil
 }
 
 // SetMaxAge makes the session expire d after its last save, Django's
-// set_expiry(seconds). d <= 0 means already expired: the next save removes
-// the cookie. Use SetExpireAtBrowserClose for Django's set_expiry(0).
+// set_expiry(seconds). As in Django, the age counts whole seconds: d under
+// one second means already expired, and the next save removes the session
+// and its cookie. Use SetExpireAtBrowserClose for Django's set_expiry(0).
 func (s *Session) SetMaxAge(d time.Duration) {
 	s.setExpiry(expiry{kind: expiryMaxAge, maxAge: d})
 }
@@ -375,7 +452,7 @@ func (s *Session) ResetExpiry() {
 	s.readLocked()
 	if s.expiry.kind != expiryDefault {
 		s.expiry = expiry{}
-		s.modified = true
+		s.touchLocked()
 	}
 }
 

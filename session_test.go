@@ -189,8 +189,8 @@ func TestSession_CycleKey_KeepsDataUnderNewID(t *testing.T) {
 	if err := s.CycleKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if s.ID() == id || !ValidID(s.ID()) || !s.Modified() {
-		t.Fatalf("after CycleKey: ID %q (old %q), Modified %v", s.ID(), id, s.Modified())
+	if s.ID() == id || !ValidID(s.ID()) || s.Modified() {
+		t.Fatalf("after CycleKey: ID %q (old %q), Modified %v; want a new ID, saved", s.ID(), id, s.Modified())
 	}
 	if env.load(t, id).ID() != "" {
 		t.Error("old record survives CycleKey")
@@ -386,5 +386,116 @@ func TestSession_Set_CopiesValue(t *testing.T) {
 	}
 	if v, _ := s.GetBytes("b"); string(v) != "abc" {
 		t.Errorf("Set kept a reference to the caller's bytes: %q", v)
+	}
+}
+
+func TestSession_CycleKey_DoesNotResurrectConcurrentlyFlushed(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"user": "sonam"})
+	tabB := env.load(t, id)
+	tabB.Len()
+	if err := env.load(t, id).Flush(context.Background()); err != nil { // tab A logs out
+		t.Fatal(err)
+	}
+	if err := tabB.CycleKey(context.Background()); !errors.Is(err, ErrSessionInterrupted) {
+		t.Fatalf("CycleKey after a concurrent Flush = %v, want ErrSessionInterrupted", err)
+	}
+	for k, rec := range env.store.m {
+		if !rec.Expired(env.clock.Now()) {
+			t.Errorf("live record %s left behind", k[:8])
+		}
+	}
+}
+
+func TestSession_Flush_StoreFailureKeepsSession(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, map[string]any{"user": "sonam"})
+	s := env.load(t, id)
+	env.store.SetFail(errStoreDown)
+	if err := s.Flush(context.Background()); !errors.Is(err, errStoreDown) {
+		t.Fatalf("Flush = %v, want the store error", err)
+	}
+	env.store.SetFail(nil)
+	if s.ID() != id || s.Len() != 1 {
+		t.Errorf("a failed Flush changed the session: ID %q, Len %d", s.ID(), s.Len())
+	}
+	if err := s.Flush(context.Background()); err != nil || env.load(t, id).ID() != "" {
+		t.Errorf("retrying Flush: %v", err)
+	}
+}
+
+func TestSession_Set_UnsupportedErrorClearsWhenKeyIsFixed(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.load(t, "")
+	s.Set("bad", make(chan int))
+	if err := env.engine.Save(context.Background(), s); !errors.Is(err, ErrUnsupportedValue) {
+		t.Fatalf("Save = %v", err)
+	}
+	s.Set("bad", "fine now")
+	if err := env.engine.Save(context.Background(), s); err != nil {
+		t.Fatalf("Save after fixing the key = %v", err)
+	}
+	s.Set("other", func() {})
+	if err := s.Delete("other"); err != nil {
+		t.Fatalf("Delete of a key whose Set failed = %v", err)
+	}
+	if err := env.engine.Save(context.Background(), s); err != nil {
+		t.Errorf("Save after deleting the key = %v", err)
+	}
+}
+
+func TestSession_NestingBoundaryRoundTrips(t *testing.T) {
+	env := newEnv(t, nil)
+	nest := func(levels int) any {
+		var v any = "leaf"
+		for i := range levels {
+			if i%2 == 0 {
+				v = map[string]any{"k": v}
+			} else {
+				v = []any{v}
+			}
+		}
+		return v
+	}
+	s := env.load(t, "")
+	s.Set("deep", nest(maxDepth))
+	s.Set("keep", "important")
+	if err := env.engine.Save(context.Background(), s); err != nil {
+		t.Fatalf("Save of %d nested levels: %v", maxDepth, err)
+	}
+	again := env.load(t, s.ID())
+	if v, _ := again.GetString("keep"); v != "important" || !again.Has("deep") {
+		t.Fatalf("reload of %d nested levels lost data: %v", maxDepth, again.Keys())
+	}
+	s.Set("deeper", nest(maxDepth+1))
+	if err := env.engine.Save(context.Background(), s); !errors.Is(err, ErrUnsupportedValue) {
+		t.Errorf("Save of %d levels = %v, want ErrUnsupportedValue", maxDepth+1, err)
+	}
+}
+
+func TestSession_FarFutureExpiryRoundTrips(t *testing.T) {
+	env := newEnv(t, nil)
+	when := time.Date(2300, 1, 1, 0, 0, 0, 123, time.UTC)
+	s := env.load(t, "")
+	s.SetExpiresAt(when)
+	if err := env.engine.Save(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.load(t, s.ID()).ExpiryDate(); !got.Equal(when) {
+		t.Errorf("ExpiryDate after reload = %v, want %v", got, when)
+	}
+}
+
+func TestSession_ByteArraysBecomeBytes(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.load(t, "")
+	uuid := [16]byte{1, 2, 3}
+	s.Set("uuid", uuid)
+	if b, ok := s.GetBytes("uuid"); !ok || len(b) != 16 || b[2] != 3 {
+		t.Fatalf("[16]byte stored as %#v", b)
+	}
+	back, err := GetAs[[16]byte](s, "uuid")
+	if err != nil || back != uuid {
+		t.Errorf("GetAs[[16]byte] = %v, %v", back, err)
 	}
 }

@@ -89,8 +89,11 @@ type Sweeper interface {
 // atomic read-modify-write. found is false when no live record exists (cur is
 // then the zero Record). cur.Data is only valid during the call and must not
 // be modified: copy what is kept. The store copies the returned Data if it
-// keeps it: the caller may reuse that slice once Update returns. Returning an error aborts the update, leaves the store unchanged, and
-// makes Update return that error.
+// keeps it, so the caller may reuse that slice once Update returns.
+// Returning a record that is already expired, such as the zero Record,
+// removes the session as far as Load is concerned. Returning an error aborts
+// the update, leaves the store unchanged, and makes Update return that
+// error.
 //
 // A store may call the function more than once for one Update (an optimistic
 // transaction retried, a batch replayed), so it must have no side effects

@@ -24,9 +24,12 @@ func normalize(v any) (any, error) {
 	return normalizeDepth(v, 0)
 }
 
+// normalizeDepth normalizes v, which sits inside depth containers below the
+// session map; elements of a container at depth d sit at depth d+1, up to
+// maxDepth, the count the codec uses too.
 func normalizeDepth(v any, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, maxDepth)
+		return nil, errTooDeep
 	}
 	switch x := v.(type) {
 	case nil:
@@ -123,8 +126,13 @@ func normalizeReflect(rv reflect.Value, depth int) (any, error) {
 		}
 		return normalizeDepth(rv.Elem().Interface(), depth+1)
 	case reflect.Slice, reflect.Array:
-		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
-			return append([]byte{}, rv.Bytes()...), nil
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			// []byte-like slices and byte arrays ([16]byte UUIDs) are bytes.
+			out := make([]byte, rv.Len())
+			for i := range out {
+				out[i] = byte(rv.Index(i).Uint())
+			}
+			return out, nil
 		}
 		out := make([]any, rv.Len())
 		for i := range out {
@@ -151,10 +159,13 @@ func normalizeReflect(rv reflect.Value, depth int) (any, error) {
 		return out, nil
 	case reflect.Struct:
 		b, err := msgpack.Marshal(rv.Interface())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedValue, rv.Type(), err)
+		if err == nil {
+			var v any
+			if v, err = decodeMsgpackValue(b, depth); err == nil {
+				return v, nil
+			}
 		}
-		return decodeMsgpackValue(b)
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnsupportedValue, rv.Type(), err)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnsupportedValue, rv.Type())
 }

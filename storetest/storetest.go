@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Sweeper", testSweeper},
 		{"Updater", testUpdater},
 		{"UpdaterConcurrentIncrements", testUpdaterConcurrent},
+		{"UpdaterIsolationAndExpiry", testUpdaterIsolation},
 		{"Ranger", testRanger},
 	}
 	for _, tc := range tests {
@@ -235,7 +236,19 @@ func testConcurrent(t *testing.T, s session.Store) {
 			for i := range ops {
 				k := Key(fmt.Sprint("concurrent-", (w+i)%keys))
 				var err error
-				switch i % 3 {
+				op := i % 4
+				u, isUpdater := s.(session.Updater)
+				if op == 3 && !isUpdater {
+					op = 1
+				}
+				switch op {
+				case 3:
+					err = u.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+						if found && !wellFormed(cur.Data) {
+							return session.Record{}, fmt.Errorf("torn record in Update %q", cur.Data)
+						}
+						return session.Record{Data: bytes.Repeat([]byte{byte('a' + w)}, 64+w), Expires: live()}, nil
+					})
 				case 0:
 					data := bytes.Repeat([]byte{byte('a' + w)}, 64+w)
 					err = s.Save(context.Background(), k, session.Record{Data: data, Expires: live()})
@@ -323,6 +336,11 @@ func testSweeper(t *testing.T, s session.Store) {
 	sw, ok := s.(session.Sweeper)
 	if !ok {
 		t.Skip("store does not implement session.Sweeper")
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sw.DeleteExpired(c); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteExpired with a canceled context = %v, want context.Canceled", err)
 	}
 	for i := range 3 {
 		mustSave(t, s, Key(fmt.Sprint("sweep-old-", i)), session.Record{Data: []byte("old"), Expires: past()})
@@ -448,6 +466,38 @@ func testUpdaterConcurrent(t *testing.T, s session.Store) {
 	}
 }
 
+// testUpdaterIsolation checks that the store copies the Data an UpdateFunc
+// returns (the engine reuses its buffer) and that returning an expired
+// record removes the session.
+func testUpdaterIsolation(t *testing.T, s session.Store) {
+	u, ok := s.(session.Updater)
+	if !ok {
+		t.Skip("store does not implement session.Updater")
+	}
+	k := Key("update-isolation")
+	buf := []byte("written by update")
+	err := u.Update(ctx(t), k, func(session.Record, bool) (session.Record, error) {
+		return session.Record{Data: buf, Expires: live()}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXXXXXXXXXXXXXX")
+	if got := mustLoad(t, s, k); string(got.Data) != "written by update" {
+		t.Fatalf("store kept the slice Update's function returned: %q", got.Data)
+	}
+	err = u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		if !found {
+			return session.Record{}, errors.New("record missing")
+		}
+		return session.Record{}, nil // expired: the session is gone
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, s, k)
+}
+
 func testRanger(t *testing.T, s session.Store) {
 	r, ok := s.(session.Ranger)
 	if !ok {
@@ -480,6 +530,11 @@ func testRanger(t *testing.T, s session.Store) {
 		if got[k] != v {
 			t.Errorf("Range: %s = %q, want %q", k[:8], got[k], v)
 		}
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Range(c, func(string, session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Range with a canceled context = %v, want context.Canceled", err)
 	}
 	calls := 0
 	err = r.Range(ctx(t), func(string, session.Record) bool {
