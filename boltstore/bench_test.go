@@ -1,0 +1,330 @@
+package boltstore_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/storetest"
+)
+
+// record is a realistic encoded 10-key session (about 350 bytes).
+func record(tb testing.TB) []byte {
+	values := map[string]any{
+		"_auth_user_id": "8412", "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+		"_auth_user_hash": "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
+		"username":        "sonam.rathore", "counter": int64(17), "cart": []any{"sku-1042", "sku-2211", "sku-0007"},
+		"last_login": time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), "theme": "dark",
+		"csrf_token": "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf", "prefs": map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
+	}
+	b, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, values)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// runWriters runs n calls of op spread over writers goroutines and returns
+// the elapsed time.
+func runWriters(tb testing.TB, n, writers int, op func(i int) error) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := op(i); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// contender is one way of committing a session durably.
+type contender struct {
+	name string
+	ops  int // commits per round
+	op   func(i int) error
+}
+
+// BenchmarkCommit compares durable commits through the store (group
+// commit) with raw bbolt Update (one transaction and fsync per commit) and
+// raw DB.Batch with its defaults, for 1, 8 and 64 concurrent writers. The
+// machine's disk and load vary from second to second, so each iteration is
+// one round in which every contender commits in turn, and the figures are
+// totals over all rounds: commits/s per contender and the store's speed
+// relative to raw Update.
+func BenchmarkCommit(b *testing.B) {
+	data := record(b)
+	exp := time.Now().Add(time.Hour)
+	for _, writers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, _ := open(b, nil)
+			update, batch := rawDB(b), rawDB(b)
+			ctx := context.Background()
+			perRound := 100 * writers
+			contenders := []contender{
+				{"store", perRound, func(i int) error {
+					return s.Save(ctx, storetest.Key(fmt.Sprint(i%4096)), session.Record{Data: data, Expires: exp})
+				}},
+				{"raw-update", perRound, func(i int) error {
+					return update.Update(func(tx *bbolt.Tx) error { return rawPut(tx, i, data) })
+				}},
+				// DB.Batch waits up to 10 ms per group: a few commits suffice.
+				{"raw-batch", 2 * writers, func(i int) error {
+					return batch.Batch(func(tx *bbolt.Tx) error { return rawPut(tx, i, data) })
+				}},
+			}
+			elapsed := make([]time.Duration, len(contenders))
+			for b.Loop() {
+				for j, c := range contenders {
+					elapsed[j] += runWriters(b, c.ops, writers, c.op)
+				}
+			}
+			rate := func(j int) float64 {
+				return float64(contenders[j].ops*b.N) / elapsed[j].Seconds()
+			}
+			for j, c := range contenders {
+				b.ReportMetric(rate(j), c.name+"-commits/s")
+			}
+			b.ReportMetric(rate(0)/rate(1), "store/raw-update")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+	b.Run("nosync-writers=64", func(b *testing.B) {
+		s, _ := open(b, &boltstore.Options{NoSync: true})
+		ctx := context.Background()
+		b.ReportAllocs()
+		elapsed := runWriters(b, b.N, 64, func(i int) error {
+			return s.Save(ctx, storetest.Key(fmt.Sprint(i%4096)), session.Record{Data: data, Expires: exp})
+		})
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commits/s")
+	})
+}
+
+func rawDB(b *testing.B) *bbolt.DB {
+	db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("s")); return err }); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func rawPut(tx *bbolt.Tx, i int, data []byte) error {
+	return tx.Bucket([]byte("s")).Put([]byte(storetest.Key(fmt.Sprint(i%4096))), data)
+}
+
+// BenchmarkLoad compares a store Load plus decode with a raw View+Get plus
+// decode of the same record.
+func BenchmarkLoad(b *testing.B) {
+	data := record(b)
+	const keys = 1000
+	b.Run("store", func(b *testing.B) {
+		s, _ := open(b, &boltstore.Options{NoSync: true})
+		ctx := context.Background()
+		for i := range keys {
+			if err := s.Save(ctx, storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			rec, err := s.Load(ctx, storetest.Key(fmt.Sprint(i%keys)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := (session.MsgpackCodec{}).Decode(rec.Data[2:]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("raw-view-get", func(b *testing.B) {
+		db := rawDB(b)
+		db.NoSync = true
+		for i := range keys {
+			if err := db.Update(func(tx *bbolt.Tx) error { return rawPut(tx, i, data) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			var out []byte
+			err := db.View(func(tx *bbolt.Tx) error {
+				out = append([]byte(nil), tx.Bucket([]byte("s")).Get([]byte(storetest.Key(fmt.Sprint(i%keys))))...)
+				return nil
+			})
+			if err != nil || out == nil {
+				b.Fatal(err)
+			}
+			if _, err := (session.MsgpackCodec{}).Decode(out[2:]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// populated caches one filled database per size for the whole run.
+var populated struct {
+	sync.Mutex
+	dir   string
+	paths map[int]string
+}
+
+// populatedPath returns a database holding n live sessions (keys "0".."n-1").
+func populatedPath(b *testing.B, n int) string {
+	populated.Lock()
+	defer populated.Unlock()
+	if p, ok := populated.paths[n]; ok {
+		return p
+	}
+	if populated.paths == nil {
+		dir, err := os.MkdirTemp("", "boltstore-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		populated.dir, populated.paths = dir, map[int]string{}
+	}
+	path := filepath.Join(populated.dir, fmt.Sprintf("%d.db", n))
+	s, err := boltstore.Open(path, &boltstore.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := record(b)
+	exp := time.Now().Add(24 * time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := s.Save(context.Background(), storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: exp}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	populated.paths[n] = path
+	return path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if populated.dir != "" {
+		os.RemoveAll(populated.dir)
+	}
+	os.Exit(code)
+}
+
+func storeSizes() []int {
+	if testing.Short() {
+		return []int{10_000}
+	}
+	return []int{10_000, 1_000_000}
+}
+
+// BenchmarkLoadBySize loads random sessions from stores of 10k and 1M
+// sessions: a B+tree lookup should barely notice the size.
+func BenchmarkLoadBySize(b *testing.B) {
+	for _, n := range storeSizes() {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			s, err := boltstore.Open(populatedPath(b, n), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			keys := make([]string, 4096)
+			for i := range keys {
+				keys[i] = storetest.Key(fmt.Sprint((i * 7919) % n))
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Load(ctx, keys[i%len(keys)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkSweep deletes 1,000 expired sessions from stores that also hold
+// 10k and 1M live ones: with the expiry index the cost depends on the
+// expired count only.
+func BenchmarkSweep(b *testing.B) {
+	const expired = 1000
+	data := record(b)
+	for _, n := range storeSizes() {
+		b.Run(fmt.Sprintf("expired=%d/live=%d", expired, n), func(b *testing.B) {
+			var mu sync.Mutex
+			now := time.Now()
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			s, err := boltstore.Open(populatedPath(b, n), &boltstore.Options{Now: clock})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				err := s.DB().Update(func(tx *bbolt.Tx) error {
+					// Expired sessions in the store's own format, written in
+					// one transaction to keep the setup short.
+					for j := range expired {
+						key := []byte(storetest.Key(fmt.Sprint("expired-", i, "-", j)))
+						exp := uint64(now.Add(-time.Minute).UnixNano())
+						v := binary.BigEndian.AppendUint64(nil, exp)
+						if err := tx.Bucket([]byte("sessions")).Put(key, append(v, data...)); err != nil {
+							return err
+						}
+						ik := binary.BigEndian.AppendUint64(nil, exp)
+						if err := tx.Bucket([]byte("sessions.expiry")).Put(append(ik, key...), nil); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				got, err := s.DeleteExpired(ctx)
+				if err != nil || got != expired {
+					b.Fatalf("DeleteExpired = %d, %v", got, err)
+				}
+			}
+		})
+	}
+}

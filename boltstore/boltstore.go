@@ -1,0 +1,544 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sessionkv/session"
+)
+
+// ErrLocked is returned by Open when another process holds the database
+// file.
+var ErrLocked = errors.New("boltstore: database is locked by another process")
+
+// DefaultFileName is the database file Open uses for an empty path, in
+// $SESSION_FILE_PATH or else the temp dir.
+const DefaultFileName = "sessions.db"
+
+// Options configures a Store. A nil *Options means the defaults below.
+type Options struct {
+	// Bucket names the bucket that holds the records; the expiry index is
+	// the bucket Bucket+".expiry". Default "sessions". Engines sharing one
+	// database use different names.
+	Bucket string
+	// NoSync skips the fsync of each commit (see the package documentation
+	// for what a crash can then lose). Default false: durable.
+	NoSync bool
+	// Timeout is how long Open waits for another process to release the
+	// file before it fails with ErrLocked. Default one second.
+	Timeout time.Duration
+	// InitialMmapSize is the initial size of bbolt's memory map: a database
+	// that stays below it never makes writers wait for readers to remap.
+	// Default 64 MiB (address space, not memory).
+	InitialMmapSize int
+	// SweepBatch is the most keys DeleteExpired deletes in one transaction.
+	// Default 1000.
+	SweepBatch int
+	// Logger receives warnings about corrupt records. Default slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Default time.Now; tests set a fake clock.
+	Now func() time.Time
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Bucket == "" {
+		r.Bucket = "sessions"
+	}
+	if r.Timeout <= 0 {
+		r.Timeout = time.Second
+	}
+	if r.InitialMmapSize <= 0 {
+		r.InitialMmapSize = 64 << 20
+	}
+	if r.SweepBatch <= 0 {
+		r.SweepBatch = 1000
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return r
+}
+
+// Store is a session.Store in a bbolt database. Create it with Open or New.
+type Store struct {
+	db      *bbolt.DB
+	ownsDB  bool
+	records []byte // bucket names
+	index   []byte
+	opts    Options
+	log     *slog.Logger
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	group committer
+}
+
+var (
+	_ session.Store   = (*Store)(nil)
+	_ session.Sweeper = (*Store)(nil)
+	_ session.Updater = (*Store)(nil)
+	_ session.Ranger  = (*Store)(nil)
+)
+
+// DefaultPath returns the file Open uses for an empty path: DefaultFileName
+// in $SESSION_FILE_PATH, or else in the temp dir.
+func DefaultPath() string {
+	dir := os.Getenv("SESSION_FILE_PATH")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, DefaultFileName)
+}
+
+// Open opens the database file at path, creating it (0600, and its directory
+// 0700) if needed; an empty path means DefaultPath(). The Store owns the
+// database: Close closes it.
+func Open(path string, opts *Options) (*Store, error) {
+	o := opts.withDefaults()
+	if path == "" {
+		path = DefaultPath()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:         o.Timeout,
+		NoSync:          o.NoSync,
+		NoFreelistSync:  true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: o.InitialMmapSize,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: open %s: %w (waited %v)", path, ErrLocked, o.Timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	s, err := newStore(db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.ownsDB = true
+	return s, nil
+}
+
+// New returns a Store in buckets of an already open database, creating them
+// if needed. Close does not close db; the caller does, after closing the
+// Store. The db's NoSync setting is left as the caller set it.
+func New(db *bbolt.DB, opts *Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("boltstore: New: nil database")
+	}
+	return newStore(db, opts.withDefaults())
+}
+
+func newStore(db *bbolt.DB, o Options) (*Store, error) {
+	s := &Store{
+		db:      db,
+		records: []byte(o.Bucket),
+		index:   []byte(o.Bucket + ".expiry"),
+		opts:    o,
+		log:     o.Logger,
+	}
+	s.group.db = db
+	err := db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{s.records, s.index} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: create buckets %q: %w", o.Bucket, err)
+	}
+	return s, nil
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *bbolt.DB { return s.db }
+
+// Close waits for writes in progress and, if the Store opened the database,
+// closes it. Later calls return session.ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.ownsDB {
+			s.closeErr = s.db.Close()
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return nil
+}
+
+// wrap turns bbolt's "database not open" into session.ErrClosed.
+func wrap(op string, err error) error {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("boltstore: %s: %w", op, session.ErrClosed)
+	}
+	return fmt.Errorf("boltstore: %s: %w", op, err)
+}
+
+// A stored value is the expiry (Unix nanoseconds, big endian) then the data.
+const headerLen = 8
+
+func encodeValue(rec session.Record) []byte {
+	v := make([]byte, headerLen+len(rec.Data))
+	binary.BigEndian.PutUint64(v, expiryNanos(rec.Expires))
+	copy(v[headerLen:], rec.Data)
+	return v
+}
+
+// maxExpiry is the last instant UnixNano can represent (in 2262).
+var maxExpiry = time.Unix(0, math.MaxInt64)
+
+// expiryNanos is t's position in the expiry index: Unix nanoseconds, clamped
+// to what an int64 holds.
+func expiryNanos(t time.Time) uint64 {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return 0
+	case t.After(maxExpiry):
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+// indexGranularity is the width of the expiry index's time slots. Index
+// entries hold the slot (the expiry truncated to it), not the exact expiry,
+// so a session saved again within the same slot keeps its index entry and
+// the save writes one B+tree page fewer; that is what most saves of an
+// active session are. The sweep checks each record's exact expiry.
+const indexGranularity = time.Minute
+
+// slot is the index position of an exact expiry in Unix nanoseconds.
+func slot(expires uint64) uint64 {
+	return expires - expires%uint64(indexGranularity)
+}
+
+// indexKey is the slot (8 bytes, big endian) + store key.
+func indexKey(expires uint64, key []byte) []byte {
+	k := make([]byte, 8+len(key))
+	binary.BigEndian.PutUint64(k, slot(expires))
+	copy(k[8:], key)
+	return k
+}
+
+// getRecord reads key's record in tx. ok is false when it is absent or
+// corrupt; a corrupt one is logged. rec.Data points into the transaction.
+func (s *Store) getRecord(tx *bbolt.Tx, key []byte) (rec session.Record, expires uint64, ok bool) {
+	v := tx.Bucket(s.records).Get(key)
+	if v == nil {
+		return rec, 0, false
+	}
+	if len(v) < headerLen {
+		s.log.Warn("boltstore: corrupt record treated as missing", "key", string(key), "bytes", len(v))
+		return rec, 0, false
+	}
+	expires = binary.BigEndian.Uint64(v)
+	return session.Record{Data: v[headerLen:], Expires: time.Unix(0, int64(expires))}, expires, true
+}
+
+// put writes the encoded value v under key and keeps the expiry index in
+// step. Idempotent, as group functions must be.
+func (s *Store) put(tx *bbolt.Tx, key, v []byte) error {
+	records, index := tx.Bucket(s.records), tx.Bucket(s.index)
+	newExp := binary.BigEndian.Uint64(v)
+	old := records.Get(key)
+	sameSlot := len(old) >= headerLen && slot(binary.BigEndian.Uint64(old)) == slot(newExp)
+	if len(old) >= headerLen && !sameSlot {
+		if err := index.Delete(indexKey(binary.BigEndian.Uint64(old), key)); err != nil {
+			return err
+		}
+	}
+	if err := records.Put(key, v); err != nil {
+		return err
+	}
+	if sameSlot {
+		return nil
+	}
+	return index.Put(indexKey(newExp, key), nil)
+}
+
+// del removes key's record and index entry, if present. Idempotent.
+func (s *Store) del(tx *bbolt.Tx, key []byte) error {
+	b := tx.Bucket(s.records)
+	v := b.Get(key)
+	if v == nil {
+		return nil
+	}
+	if len(v) >= headerLen {
+		if err := tx.Bucket(s.index).Delete(indexKey(binary.BigEndian.Uint64(v), key)); err != nil {
+			return err
+		}
+	}
+	return b.Delete(key)
+}
+
+// Load implements session.Store.
+func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	var out session.Record
+	found := false
+	now := s.opts.Now()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		rec, _, ok := s.getRecord(tx, []byte(key))
+		if !ok || rec.Expired(now) {
+			return nil
+		}
+		// bbolt's slices die with the transaction: copy out.
+		out = session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires}
+		found = true
+		return nil
+	})
+	if err != nil {
+		return session.Record{}, wrap("load", err)
+	}
+	if !found {
+		return session.Record{}, session.ErrNotFound
+	}
+	return out, nil
+}
+
+// Save implements session.Store.
+func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	// Encode before joining the group: the caller may reuse rec.Data once we
+	// return, and a group function may run again after that.
+	k, v := []byte(key), encodeValue(rec)
+	err := s.group.run(ctx, func(tx *bbolt.Tx) error { return s.put(tx, k, v) })
+	if err != nil {
+		return wrap("save", err)
+	}
+	return nil
+}
+
+// Delete implements session.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	k := []byte(key)
+	if err := s.group.run(ctx, func(tx *bbolt.Tx) error { return s.del(tx, k) }); err != nil {
+		return wrap("delete", err)
+	}
+	return nil
+}
+
+// Update implements session.Updater: fn runs inside the write transaction,
+// so no other write to the store interleaves. fn may run more than once.
+func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	k := []byte(key)
+	now := s.opts.Now()
+	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+		cur, _, found := s.getRecord(tx, k)
+		if found && cur.Expired(now) {
+			cur, found = session.Record{}, false
+		}
+		next, err := fn(cur, found)
+		if err != nil {
+			return &fnError{err}
+		}
+		return s.put(tx, k, encodeValue(next))
+	})
+	var fe *fnError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if err != nil {
+		return wrap("update", err)
+	}
+	return nil
+}
+
+// fnError carries an UpdateFunc's own error through the transaction, so it
+// is returned to the caller unwrapped.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+func (e *fnError) Unwrap() error { return e.err }
+
+// DeleteExpired implements session.Sweeper. It walks the expiry index from
+// its start to the current time slot, so its cost grows with the number of
+// expired sessions (plus those expiring within the current minute), not with
+// the size of the store, and it deletes at most SweepBatch keys per
+// transaction.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	total := 0
+	var resume []byte // index key to continue from
+	for {
+		if err := s.check(ctx); err != nil {
+			return total, err
+		}
+		now := uint64(s.opts.Now().UnixNano())
+		n := 0
+		var next []byte
+		err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+			n, next = 0, nil
+			records, index := tx.Bucket(s.records), tx.Bucket(s.index)
+			// Collect first: deleting under a live cursor skips keys.
+			var drop [][]byte // index entries to delete
+			var dead [][]byte // records to delete
+			c := index.Cursor()
+			k, _ := c.First()
+			if resume != nil {
+				k, _ = c.Seek(resume)
+			}
+			for ; k != nil; k, _ = c.Next() {
+				if len(k) < 8 || binary.BigEndian.Uint64(k) > now {
+					break
+				}
+				if len(drop) == s.opts.SweepBatch {
+					next = bytes.Clone(k)
+					break
+				}
+				key := k[8:]
+				v := records.Get(key)
+				switch {
+				case v == nil || len(v) < headerLen || slot(binary.BigEndian.Uint64(v)) != binary.BigEndian.Uint64(k):
+					// Stale: the record is gone or was moved to another slot.
+					drop = append(drop, bytes.Clone(k))
+				case binary.BigEndian.Uint64(v) <= now:
+					drop = append(drop, bytes.Clone(k))
+					dead = append(dead, bytes.Clone(key))
+				}
+				// Otherwise it expires later in the current slot: keep it.
+			}
+			for _, ik := range drop {
+				if err := index.Delete(ik); err != nil {
+					return err
+				}
+			}
+			for _, key := range dead {
+				if err := records.Delete(key); err != nil {
+					return err
+				}
+			}
+			n = len(dead)
+			return nil
+		})
+		if err != nil {
+			return total, wrap("delete expired", err)
+		}
+		total += n
+		if next == nil {
+			return total, nil
+		}
+		resume = next
+	}
+}
+
+// rangeChunk is how many records Range copies per read transaction.
+const rangeChunk = 256
+
+// Range implements session.Ranger. It reads the store in chunks, each in a
+// short read transaction, and calls fn outside any transaction, so fn may
+// use the store.
+func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	type entry struct {
+		key string
+		rec session.Record
+	}
+	var after []byte
+	batch := make([]entry, 0, rangeChunk)
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		now := s.opts.Now()
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(s.records).Cursor()
+			var k []byte
+			if after == nil {
+				k, _ = c.First()
+			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+			for ; k != nil && len(batch) < rangeChunk; k, _ = c.Next() {
+				rec, _, ok := s.getRecord(tx, k)
+				if ok && !rec.Expired(now) {
+					batch = append(batch, entry{string(k), session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires}})
+				}
+				after = bytes.Clone(k)
+			}
+			if k == nil {
+				after = nil
+			}
+			return nil
+		})
+		if err != nil {
+			return wrap("range", err)
+		}
+		for _, e := range batch {
+			if !fn(e.key, e.rec) {
+				return nil
+			}
+		}
+		if after == nil {
+			return nil
+		}
+	}
+}
+
+// Stats describes what a Store holds.
+type Stats struct {
+	Records int // records, expired ones included until swept
+	Indexed int // expiry index entries
+}
+
+// Stats counts the records and index entries.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	if err := s.check(ctx); err != nil {
+		return Stats{}, err
+	}
+	var st Stats
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		st.Records = tx.Bucket(s.records).Stats().KeyN
+		st.Indexed = tx.Bucket(s.index).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return Stats{}, wrap("stats", err)
+	}
+	return st, nil
+}
