@@ -1,0 +1,314 @@
+package filestore
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/storetest"
+)
+
+// Each benchmark runs the store next to a raw floor measured in the same
+// run: the least the operating system lets a file-per-session store do.
+//
+//	go test -run='^$' -bench=. -benchtime=2000x ./filestore/
+//
+// BenchmarkLoadScale's 200k case is skipped with -short.
+
+// benchData is a realistic session record: ten keys, about 350 bytes of
+// msgpack.
+func benchData(tb testing.TB) []byte {
+	tb.Helper()
+	values := map[string]any{
+		"_auth_user_id":      "1842",
+		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+		"_auth_user_hash":    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"csrftoken":          "mT3xQ8vZb1LrN6cYwP0sKd4HfJ7gAeUi",
+		"cart":               []any{"book-9781", "pen-0042", "mug-1337"},
+		"theme":              "dark",
+		"lang":               "en-GB",
+		"visits":             int64(42),
+		"last_seen":          time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		"_messages":          []any{"Profile saved", "Welcome back, Sonam"},
+	}
+	data, err := session.MsgpackCodec{}.Encode(nil, values)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+func benchStore(b *testing.B, noSync bool) *Store {
+	b.Helper()
+	s, err := New(filepath.Join(b.TempDir(), "sessions"), &Options{NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func decodeOrFail(b *testing.B, data []byte) {
+	if _, err := (session.MsgpackCodec{}).Decode(data); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkLoad compares Load with os.ReadFile of the bare encoded record,
+// both followed by the msgpack decode the engine does.
+func BenchmarkLoad(b *testing.B) {
+	data := benchData(b)
+	b.Logf("record of %d bytes", len(data))
+	s := benchStore(b, true)
+	ctx := b.Context()
+	k := storetest.Key("bench-load")
+	if err := s.Save(ctx, k, session.Record{Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	raw := filepath.Join(b.TempDir(), k)
+	if err := os.WriteFile(raw, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("filestore", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rec, err := s.Load(ctx, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			decodeOrFail(b, rec.Data)
+		}
+	})
+	b.Run("raw-readfile", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := os.ReadFile(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			decodeOrFail(b, d)
+		}
+	})
+	b.Run("filestore-nodecode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Load(ctx, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-readfile-nodecode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := os.ReadFile(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// rawSave is the floor of a crash-safe replace: temporary file, write,
+// optional fsync, rename, optional fsync of the directory.
+func rawSave(b *testing.B, dir, path string, data []byte, syncFile, syncDirectory bool) {
+	f, err := os.CreateTemp(dir, ".raw-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		b.Fatal(err)
+	}
+	if syncFile {
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		b.Fatal(err)
+	}
+	if syncDirectory {
+		if err := syncDir(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSave compares Save, durable and not, with the raw replace. The
+// durable store also fsyncs the directory, so it is shown next to both raw
+// floors, with and without that second fsync.
+func BenchmarkSave(b *testing.B) {
+	data := benchData(b)
+	k := storetest.Key("bench-save")
+	rec := session.Record{Data: data, Expires: time.Now().Add(time.Hour)}
+	store := func(noSync bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			s := benchStore(b, noSync)
+			ctx := b.Context()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Save(ctx, k, rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	raw := func(syncFile, syncDirectory bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			dir := b.TempDir()
+			path := filepath.Join(dir, k)
+			b.ReportAllocs()
+			for b.Loop() {
+				rawSave(b, dir, path, data, syncFile, syncDirectory)
+			}
+		}
+	}
+	b.Run("durable", store(false))
+	b.Run("raw-fsync", raw(true, false))
+	b.Run("raw-fsync+dirsync", raw(true, true))
+	b.Run("nosync", store(true))
+	b.Run("raw-nosync", raw(false, false))
+}
+
+// BenchmarkSaveParallel runs durable writers, each on its own session, from
+// 1, 8 and 32 goroutines, next to the raw durable replace from as many. The
+// ns/op is wall time per save: it falls as writers are added while the
+// disk keeps up.
+func BenchmarkSaveParallel(b *testing.B) {
+	data := benchData(b)
+	rec := session.Record{Data: data, Expires: time.Now().Add(time.Hour)}
+	for _, writers := range []int{1, 8, 32} {
+		par := max(1, writers/runtime.GOMAXPROCS(0))
+		b.Run(fmt.Sprintf("durable/writers=%d", writers), func(b *testing.B) {
+			s := benchStore(b, false)
+			ctx := b.Context()
+			var next atomic.Int64
+			b.ReportAllocs()
+			if writers > 1 {
+				b.SetParallelism(par)
+			}
+			run := func(pb interface{ Next() bool }) {
+				k := storetest.Key(fmt.Sprint("writer-", next.Add(1)))
+				for pb.Next() {
+					if err := s.Save(ctx, k, rec); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+			if writers == 1 {
+				run(&loopNext{b})
+				return
+			}
+			b.RunParallel(func(pb *testing.PB) { run(pb) })
+		})
+		b.Run(fmt.Sprintf("raw-fsync+dirsync/writers=%d", writers), func(b *testing.B) {
+			dir := b.TempDir()
+			var next atomic.Int64
+			b.ReportAllocs()
+			if writers > 1 {
+				b.SetParallelism(par)
+			}
+			run := func(pb interface{ Next() bool }) {
+				path := filepath.Join(dir, fmt.Sprint("writer-", next.Add(1)))
+				for pb.Next() {
+					rawSave(b, dir, path, data, true, true)
+				}
+			}
+			if writers == 1 {
+				run(&loopNext{b})
+				return
+			}
+			b.RunParallel(func(pb *testing.PB) { run(pb) })
+		})
+	}
+}
+
+// loopNext adapts b.Loop to the Next method of testing.PB.
+type loopNext struct{ b *testing.B }
+
+func (l *loopNext) Next() bool { return l.b.Loop() }
+
+// BenchmarkLoadScale loads random sessions from a store of 10,000 and of
+// 200,000 files: sharding keeps directories small, so the cost per load
+// should barely move. The files are written straight in the on-disk format,
+// in parallel, to keep the setup short.
+func BenchmarkLoadScale(b *testing.B) {
+	data := benchData(b)
+	for _, n := range []int{10_000, 200_000} {
+		b.Run(fmt.Sprintf("files=%d", n), func(b *testing.B) {
+			if n > 10_000 && testing.Short() {
+				b.Skip("skipped with -short")
+			}
+			s := benchStore(b, true)
+			ctx := b.Context()
+			keys := populate(b, s, n, data)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				// A stride coprime with n visits the keys in a scattered order.
+				i = (i + 7919) % n
+				if _, err := s.Load(ctx, keys[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// populate writes n live session files into s directly and returns their
+// keys.
+func populate(b *testing.B, s *Store, n int, data []byte) []string {
+	b.Helper()
+	start := time.Now()
+	file := encodeFile(time.Now().Add(24*time.Hour), data)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = storetest.Key(fmt.Sprint("scale-", i))
+	}
+	for i := range s.shards {
+		if err := os.Mkdir(s.shards[i].dir, dirPerm); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	// File creation waits on the disk more than on the CPU: many writers
+	// overlap that waiting.
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				k := keys[i]
+				if err := os.WriteFile(s.shardOf(k).path(k), file, filePerm); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.Logf("wrote %d files in %v", n, time.Since(start).Round(time.Millisecond))
+	return keys
+}

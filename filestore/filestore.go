@@ -1,0 +1,511 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/sessionkv/session"
+)
+
+// ErrInvalidKey is returned for a key that is not a store key of 64
+// lowercase hexadecimal characters. Nothing on disk is looked up, created or
+// removed for such a key.
+var ErrInvalidKey = errors.New("filestore: invalid store key")
+
+const (
+	// envFilePath names the directory when New is given none, as Django's
+	// SESSION_FILE_PATH setting.
+	envFilePath = "SESSION_FILE_PATH"
+	// defaultDirName is the directory made in os.TempDir() when neither a
+	// directory nor SESSION_FILE_PATH is given.
+	defaultDirName = "sessionkv"
+
+	keyLen      = 64 // hex SHA-256
+	shardCount  = 256
+	lockDirName = ".locks"
+	lockSuffix  = ".lock"
+	tmpPrefix   = ".tmp-"
+
+	dirPerm  = 0o700
+	filePerm = 0o600
+
+	defaultTempFileGrace = time.Hour
+)
+
+// Options configures a Store. The zero value, like a nil *Options, selects
+// every default.
+type Options struct {
+	// NoSync skips every fsync, trading crash safety for write speed: see
+	// the package documentation for exactly what an operating system crash
+	// can then lose. Default false (durable).
+	NoSync bool
+
+	// TempFileGrace is how old a temporary file, or a corrupt session file,
+	// must be before DeleteExpired removes it. Writers hold the shard lock
+	// for as long as their temporary file exists, so any that the sweeper
+	// sees under that lock is orphaned; the grace period only guards against
+	// writers that do not take the lock. Default one hour.
+	TempFileGrace time.Duration
+
+	// Logger receives warnings about corrupt files and failures to release a
+	// lock. Default slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time, against which expiry and the age of
+	// temporary files are judged. Default time.Now; tests set a fake clock.
+	Now func() time.Time
+}
+
+// Store is a session.Store keeping one file per session under a directory.
+// It is safe for concurrent use by goroutines and by processes sharing the
+// directory. The zero value is not usable; call New.
+type Store struct {
+	dir    string
+	noSync bool
+	grace  time.Duration
+	log    *slog.Logger
+	now    func() time.Time
+	closed atomic.Bool
+	shards [shardCount]shard
+	hooks  hooks
+}
+
+// hooks lets the package's tests inject faults and interleavings. Every
+// field is nil outside tests.
+type hooks struct {
+	// write replaces (*os.File).Write when writing a session file.
+	write func(f *os.File, b []byte) (int, error)
+	// beforeSweepLock runs in DeleteExpired between reading a shard's
+	// headers and taking its lock.
+	beforeSweepLock func(shard string)
+}
+
+var (
+	_ session.Store   = (*Store)(nil)
+	_ session.Sweeper = (*Store)(nil)
+	_ session.Updater = (*Store)(nil)
+	_ session.Ranger  = (*Store)(nil)
+	_ io.Closer       = (*Store)(nil)
+)
+
+// New opens the store kept in dir, creating the directory (mode 0700, with
+// missing parents) if it does not exist. An empty dir means the
+// SESSION_FILE_PATH environment variable or, if that is empty too, a
+// "sessionkv" directory in os.TempDir(). A nil opts means the defaults.
+//
+// New fails if dir cannot be created, is not a directory, or is not
+// writable. The default directory in the shared temporary directory must
+// also belong to the current user and be writable by no one else, so that
+// another local user cannot plant sessions in it; a directory given
+// explicitly that others can write to is only logged as a warning.
+func New(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.TempFileGrace <= 0 {
+		o.TempFileGrace = defaultTempFileGrace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	shared := false
+	if dir == "" {
+		dir = os.Getenv(envFilePath)
+	}
+	if dir == "" {
+		dir, shared = filepath.Join(os.TempDir(), defaultDirName), true
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if err := prepareDir(dir, shared, o.Logger); err != nil {
+		return nil, err
+	}
+	lockDir := filepath.Join(dir, lockDirName)
+	if err := os.MkdirAll(lockDir, dirPerm); err != nil {
+		return nil, fmt.Errorf("filestore: create lock directory: %w", err)
+	}
+	// Lock files are created on first use; check now that they can be.
+	if err := probeWritable(lockDir); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, noSync: o.NoSync, grace: o.TempFileGrace, log: o.Logger, now: o.Now}
+	for i := range s.shards {
+		name := shardName(i)
+		s.shards[i] = shard{
+			name: name,
+			dir:  filepath.Join(dir, name),
+			lock: flock.New(filepath.Join(lockDir, name+lockSuffix), flock.SetPermissions(filePerm)),
+		}
+	}
+	return s, nil
+}
+
+// prepareDir creates dir if needed and checks that it is a directory this
+// process can write to and, when shared, that no one else controls.
+func prepareDir(dir string, shared bool, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("filestore: create %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("filestore: %s is not a directory", dir)
+	}
+	if err := checkControl(dir, fi, shared, log); err != nil {
+		return err
+	}
+	return probeWritable(dir)
+}
+
+// probeWritable creates and removes a file in dir. Permission bits alone
+// would not tell: root ignores them, and read-only mounts and ACLs
+// override them.
+func probeWritable(dir string) error {
+	probe, err := os.CreateTemp(dir, tmpPrefix+"probe-")
+	if err != nil {
+		return fmt.Errorf("filestore: directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return fmt.Errorf("filestore: directory %s is not writable: %w", dir, err)
+	}
+	return nil
+}
+
+// Dir returns the absolute path of the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return nil
+}
+
+// checkKey returns an error wrapping ErrInvalidKey unless key is a store
+// key. It never echoes the key, which may be huge or hold control
+// characters.
+func checkKey(key string) error {
+	if !isKey(key) {
+		return fmt.Errorf("%w: not %d lowercase hex characters (%d bytes)", ErrInvalidKey, keyLen, len(key))
+	}
+	return nil
+}
+
+// isKey reports whether key is exactly 64 lowercase hexadecimal characters,
+// the only names the store builds paths from.
+func isKey(key string) bool {
+	if len(key) != keyLen {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if unhex(key[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+const hexDigits = "0123456789abcdef"
+
+func shardName(i int) string { return string([]byte{hexDigits[i>>4], hexDigits[i&15]}) }
+
+// shardOf returns the shard of a valid key: its first byte.
+func (s *Store) shardOf(key string) *shard {
+	return &s.shards[unhex(key[0])<<4|unhex(key[1])]
+}
+
+// path returns the file of a valid key.
+func (sh *shard) path(key string) string {
+	return sh.dir + string(os.PathSeparator) + key
+}
+
+// Load implements session.Store. It takes no lock. A corrupt file is logged
+// and reported as session.ErrNotFound.
+func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return session.Record{}, err
+	}
+	rec, found, err := s.read(ctx, s.shardOf(key).path(key))
+	if err != nil {
+		return session.Record{}, fmt.Errorf("filestore: load: %w", err)
+	}
+	if !found || rec.Expired(s.now()) {
+		return session.Record{}, session.ErrNotFound
+	}
+	return rec, nil
+}
+
+// read reads the session file at path. A missing or corrupt file gives
+// found == false; only I/O errors are returned, unwrapped.
+func (s *Store) read(ctx context.Context, path string) (rec session.Record, found bool, err error) {
+	h, data, err := readFile(path)
+	switch {
+	case err == nil:
+		return session.Record{Data: data, Expires: h.expiresAt()}, true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return session.Record{}, false, nil
+	case errors.Is(err, session.ErrCorrupt):
+		s.log.WarnContext(ctx, "filestore: corrupt session file treated as missing", "path", path, "err", err)
+		return session.Record{}, false, nil
+	}
+	return session.Record{}, false, err
+}
+
+// Save implements session.Store. It holds the shard's lock while it writes.
+func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	sh := s.shardOf(key)
+	if err := s.lock(ctx, sh); err != nil {
+		return err
+	}
+	defer s.unlock(sh)
+	return s.write(sh, key, rec)
+}
+
+// Delete implements session.Store. It holds the shard's lock while it
+// removes the file and, unless NoSync is set, syncs the directory so that a
+// logged-out session stays deleted after a crash.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	sh := s.shardOf(key)
+	if err := s.lock(ctx, sh); err != nil {
+		return err
+	}
+	defer s.unlock(sh)
+	if err := s.remove(sh, key); err != nil {
+		return fmt.Errorf("filestore: delete: %w", err)
+	}
+	return nil
+}
+
+// remove removes the file of key and, unless NoSync is set, syncs its
+// directory. A missing file is not an error. The shard's lock must be held.
+func (s *Store) remove(sh *shard, key string) error {
+	if err := os.Remove(sh.path(key)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if s.noSync {
+		return nil
+	}
+	return syncDir(sh.dir)
+}
+
+// Update implements session.Updater. fn runs once, under the shard's lock,
+// which excludes every other Save, Delete and Update of the shard from this
+// process and from every other process sharing the directory; fn must
+// therefore not call the store. A corrupt file is passed to fn as not
+// found. A returned record that is already expired removes the file.
+func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	sh := s.shardOf(key)
+	if err := s.lock(ctx, sh); err != nil {
+		return err
+	}
+	defer s.unlock(sh)
+	cur, found, err := s.read(ctx, sh.path(key))
+	if err != nil {
+		return fmt.Errorf("filestore: update: %w", err)
+	}
+	if found && cur.Expired(s.now()) {
+		cur, found = session.Record{}, false
+	}
+	next, err := fn(cur, found)
+	if err != nil {
+		return err
+	}
+	if next.Expired(s.now()) {
+		// Gone for Load either way; removing the file is cheaper than
+		// writing one for the sweeper to remove.
+		if err := s.remove(sh, key); err != nil {
+			return fmt.Errorf("filestore: update: %w", err)
+		}
+		return nil
+	}
+	return s.write(sh, key, next)
+}
+
+// writeBuffers recycles the buffers a header and its data are assembled
+// in, so that a file is written with one write(2).
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
+
+// maxPooledWrite is the largest record copied into a pooled buffer; larger
+// ones are written as header then data.
+const maxPooledWrite = 64 << 10
+
+// write replaces the file of key with rec: temporary file, write, fsync,
+// rename, fsync of the directory. The shard's lock must be held. On error
+// the previous file is untouched and the temporary file removed.
+func (s *Store) write(sh *shard, key string, rec session.Record) error {
+	if uint64(len(rec.Data)) > maxDataLen {
+		return fmt.Errorf("filestore: save: record of %d bytes is too large", len(rec.Data))
+	}
+	f, err := s.createTemp(sh)
+	if err != nil {
+		return fmt.Errorf("filestore: save: %w", err)
+	}
+	tmp := f.Name()
+	if err := s.fill(f, rec); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("filestore: save: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("filestore: save: %w", err)
+	}
+	if err := os.Rename(tmp, sh.path(key)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("filestore: save: %w", err)
+	}
+	if !s.noSync {
+		if err := syncDir(sh.dir); err != nil {
+			return fmt.Errorf("filestore: save: %w", err)
+		}
+	}
+	return nil
+}
+
+// createTemp creates a temporary file in the shard's directory, creating
+// the directory first if it is missing (new, or removed by a sweep).
+func (s *Store) createTemp(sh *shard) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := os.CreateTemp(sh.dir, tmpPrefix)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			return f, err
+		}
+		if err := os.Mkdir(sh.dir, dirPerm); err == nil {
+			if !s.noSync {
+				if err := syncDir(s.dir); err != nil {
+					return nil, err
+				}
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+}
+
+// fill writes the header and data of rec to f and, unless NoSync is set,
+// syncs it.
+func (s *Store) fill(f *os.File, rec session.Record) error {
+	if len(rec.Data) <= maxPooledWrite {
+		bp := writeBuffers.Get().(*[]byte)
+		b := appendHeader((*bp)[:0], rec.Expires, rec.Data)
+		b = append(b, rec.Data...)
+		err := s.writeTo(f, b)
+		*bp = b[:0]
+		writeBuffers.Put(bp)
+		if err != nil {
+			return err
+		}
+	} else {
+		var h [headerSize]byte
+		if err := s.writeTo(f, appendHeader(h[:0], rec.Expires, rec.Data)); err != nil {
+			return err
+		}
+		if err := s.writeTo(f, rec.Data); err != nil {
+			return err
+		}
+	}
+	if s.noSync {
+		return nil
+	}
+	return f.Sync()
+}
+
+func (s *Store) writeTo(f *os.File, b []byte) error {
+	var err error
+	if s.hooks.write != nil {
+		_, err = s.hooks.write(f, b)
+	} else {
+		_, err = f.Write(b)
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, making the entries created, renamed or removed
+// in it durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for syncing there
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close makes later calls return session.ErrClosed and waits for writes in
+// progress in this process to finish. It leaves the files in place. Close
+// is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	for i := range s.shards {
+		// Taking each stripe waits for the write holding it; writers check
+		// closed once they have the stripe, so none starts afterwards.
+		s.shards[i].mu.Lock()
+		s.shards[i].mu.Unlock()
+	}
+	return nil
+}

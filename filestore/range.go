@@ -1,0 +1,53 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/sessionkv/session"
+)
+
+// Range implements session.Ranger. It lists one shard directory at a time
+// and reads each file without a lock, so every record it yields is a whole
+// version; records saved or deleted meanwhile may or may not be seen.
+// Corrupt files are logged and skipped.
+func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(sh.dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("filestore: range: %w", err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			// Only session files of this very shard: a key file misplaced
+			// in another shard cannot be loaded, so it is not listed either.
+			if !e.Type().IsRegular() || !isKey(name) || name[:2] != sh.name {
+				continue
+			}
+			if err := s.check(ctx); err != nil {
+				return err
+			}
+			rec, found, err := s.read(ctx, sh.path(name))
+			if err != nil {
+				return fmt.Errorf("filestore: range: %w", err)
+			}
+			if !found || rec.Expired(s.now()) {
+				continue
+			}
+			if !fn(name, rec) {
+				return nil
+			}
+		}
+	}
+	return nil
+}

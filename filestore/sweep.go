@@ -1,0 +1,170 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/sessionkv/session"
+)
+
+// sweepBatch bounds how many files one hold of a shard's lock removes, so a
+// large backlog of expired sessions does not stall the shard's writers.
+const sweepBatch = 128
+
+// doomed is a file the sweeper means to remove once it holds the lock.
+type doomed struct {
+	name string
+	kind doomedKind
+}
+
+type doomedKind uint8
+
+const (
+	doomedExpired doomedKind = iota // a session expired when its header was read
+	doomedCorrupt                   // a session file with an unreadable header
+	doomedTemp                      // an orphaned temporary file
+)
+
+// DeleteExpired implements session.Sweeper. It walks the shard directories
+// reading only headers, then, holding each shard's lock, removes expired
+// sessions whose header still says so, temporary and corrupt files older
+// than Options.TempFileGrace, and the shard directory itself if that leaves
+// it empty. It returns the number of expired sessions removed. It may run
+// while this and other processes read and write; an error in one shard
+// does not stop the others, and the first one is returned.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	n := 0
+	var firstErr error
+	for i := range s.shards {
+		if err := s.check(ctx); err != nil {
+			return n, err
+		}
+		m, err := s.sweepShard(ctx, &s.shards[i])
+		n += m
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return n, firstErr
+}
+
+func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
+	entries, err := os.ReadDir(sh.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("filestore: sweep: %w", err)
+	}
+	now := s.now()
+	var victims []doomed
+	var firstErr error
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.Type().IsRegular() && isKey(name) && name[:2] == sh.name:
+			h, err := readHeader(sh.path(name))
+			switch {
+			case err == nil:
+				if h.expired(now) {
+					victims = append(victims, doomed{name, doomedExpired})
+				}
+			case errors.Is(err, fs.ErrNotExist), errors.Is(err, errUnknownVersion):
+			case errors.Is(err, session.ErrCorrupt):
+				if s.stale(e) {
+					victims = append(victims, doomed{name, doomedCorrupt})
+				}
+			default:
+				if firstErr == nil {
+					firstErr = fmt.Errorf("filestore: sweep: %w", err)
+				}
+			}
+		case strings.HasPrefix(name, tmpPrefix):
+			if s.stale(e) {
+				victims = append(victims, doomed{name, doomedTemp})
+			}
+		}
+	}
+	if len(victims) == 0 && len(entries) > 0 {
+		return 0, firstErr
+	}
+	if s.hooks.beforeSweepLock != nil {
+		s.hooks.beforeSweepLock(sh.name)
+	}
+	n, removed := 0, 0
+	for start := 0; start == 0 || start < len(victims); start += sweepBatch {
+		batch := victims[start:min(start+sweepBatch, len(victims))]
+		last := start+sweepBatch >= len(victims)
+		m, r, err := s.removeLocked(ctx, sh, batch, last && removed+len(batch) == len(entries))
+		n, removed = n+m, removed+r
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, firstErr
+}
+
+// removeLocked removes the victims that still deserve it under the shard's
+// lock and, if tryRmdir is set and all of them went, the shard directory. It
+// returns how many expired sessions and how many files in all it removed.
+func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, tryRmdir bool) (expired, removed int, err error) {
+	if err := s.lock(ctx, sh); err != nil {
+		return 0, 0, err
+	}
+	defer s.unlock(sh)
+	now := s.now()
+	for _, v := range victims {
+		path := sh.path(v.name)
+		if v.kind != doomedTemp {
+			// The file may have been rewritten since its header was read.
+			h, err := readHeader(path)
+			switch {
+			case err == nil:
+				if !h.expired(now) {
+					continue
+				}
+				v.kind = doomedExpired
+			case errors.Is(err, fs.ErrNotExist):
+				removed++
+				continue
+			case v.kind == doomedCorrupt && errors.Is(err, session.ErrCorrupt) && !errors.Is(err, errUnknownVersion):
+				s.log.WarnContext(ctx, "filestore: removing corrupt session file", "path", path, "err", err)
+			default:
+				continue
+			}
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return expired, removed, fmt.Errorf("filestore: sweep: %w", err)
+		}
+		removed++
+		if v.kind == doomedExpired {
+			expired++
+		}
+	}
+	if tryRmdir && removed == len(victims) {
+		// rmdir(2) fails on a directory that is not empty, atomically: a
+		// file created since the listing keeps the directory. Writers in
+		// every process hold this lock while they create files here, and
+		// recreate the directory if it is gone.
+		if err := os.Remove(sh.dir); err != nil && !isNotEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
+			return expired, removed, fmt.Errorf("filestore: sweep: %w", err)
+		}
+	}
+	return expired, removed, nil
+}
+
+// stale reports whether the entry was last modified at least a grace period
+// ago.
+func (s *Store) stale(e fs.DirEntry) bool {
+	fi, err := e.Info()
+	return err == nil && s.now().Sub(fi.ModTime()) >= s.grace
+}
+
+func isNotEmpty(err error) bool {
+	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
+}
