@@ -76,7 +76,15 @@ func startDemo(t *testing.T, env map[string]string) (base string, logs *lockedBu
 }
 
 func TestDemo_SetGetDelFlush(t *testing.T) {
-	base, _ := startDemo(t, map[string]string{"SESSION_ENGINE": "memory"})
+	for _, engine := range []string{"bolt", "file", "memory"} {
+		t.Run(engine, func(t *testing.T) {
+			base, _ := startDemo(t, map[string]string{"SESSION_ENGINE": engine, "SESSION_FILE_PATH": t.TempDir()})
+			checkSetGetDelFlush(t, base)
+		})
+	}
+}
+
+func checkSetGetDelFlush(t *testing.T, base string) {
 	b := newBrowser(t, base)
 
 	if page := b.get("/get/"); strings.Count(page, "Guest") != 2 {
@@ -112,10 +120,33 @@ func TestDemo_SetGetDelFlush(t *testing.T) {
 	}
 }
 
-func TestDemo_LogsWhereSessionsAreKept(t *testing.T) {
-	_, logs := startDemo(t, map[string]string{"SESSION_ENGINE": ""})
-	if s := logs.String(); !strings.Contains(s, "engine=memory") || !strings.Contains(s, "sessions=") {
+func TestDemo_DefaultsToBoltInSessionFilePath(t *testing.T) {
+	dir := t.TempDir()
+	_, logs := startDemo(t, map[string]string{"SESSION_ENGINE": "", "SESSION_FILE_PATH": dir})
+	if s := logs.String(); !strings.Contains(s, "engine=bolt") || !strings.Contains(s, dir) {
 		t.Errorf("startup log: %s", s)
+	}
+}
+
+func TestDemo_SessionsSurviveRestartOnBolt(t *testing.T) {
+	env := map[string]string{"SESSION_ENGINE": "bolt", "SESSION_FILE_PATH": t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, func(a string) { ready <- a }) }()
+	b := newBrowser(t, "http://"+<-ready)
+	b.get("/set/")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startDemo(t, env)
+	b.base = base
+	if page := b.get("/get/"); !strings.Contains(page, "Sonam") {
+		t.Errorf("session lost across a restart:\n%s", page)
 	}
 }
 

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/filestore"
 	"github.com/sessionkv/session/memstore"
 )
 
@@ -23,8 +26,9 @@ const (
 	EnvFilePath = "SESSION_FILE_PATH"
 )
 
-// DefaultEngine is the engine used when SESSION_ENGINE is unset.
-const DefaultEngine = "memory"
+// DefaultEngine is the engine used when SESSION_ENGINE is unset: the
+// embedded bbolt database.
+const DefaultEngine = "bolt"
 
 // Opened is an open store and what to tell the operator about it.
 type Opened struct {
@@ -48,6 +52,27 @@ type opener func(filePath string) (*Opened, error)
 var engines = map[string]opener{
 	"memory": func(string) (*Opened, error) {
 		return &Opened{Store: memstore.New(), Where: "in process memory (lost on exit)"}, nil
+	},
+	// bolt keeps sessions.db in SESSION_FILE_PATH, else the temp dir.
+	"bolt": func(dir string) (*Opened, error) {
+		path := boltstore.DefaultPath()
+		if dir != "" {
+			path = filepath.Join(dir, boltstore.DefaultFileName)
+		}
+		s, err := boltstore.Open(path, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Store: s, Where: "bbolt database " + path}, nil
+	},
+	// file keeps one file per session in SESSION_FILE_PATH, else a
+	// sessionkv folder in the temp dir.
+	"file": func(dir string) (*Opened, error) {
+		s, err := filestore.New(dir, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Store: s, Where: "one file per session under " + s.Dir()}, nil
 	},
 }
 

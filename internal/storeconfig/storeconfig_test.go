@@ -1,25 +1,56 @@
 package storeconfig
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestOpen_DefaultAndUnknown(t *testing.T) {
-	o, err := Open("", "")
-	if err != nil || o.Engine != DefaultEngine || o.Store == nil || o.Where == "" {
-		t.Fatalf("Open default = %+v, %v", o, err)
+func TestOpen_EachEngineInSessionFilePath(t *testing.T) {
+	for _, name := range Engines() {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			o, err := Open(name, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			if o.Engine != name || o.Store == nil || o.Where == "" {
+				t.Fatalf("Open(%s) = %+v", name, o)
+			}
+			if name != "memory" && !strings.Contains(o.Where, dir) {
+				t.Errorf("Where = %q, want it under %s", o.Where, dir)
+			}
+		})
 	}
-	if err := o.Close(); err != nil {
-		t.Error(err)
+}
+
+func TestOpen_DefaultIsBoltInSessionFilePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvEngine, "")
+	t.Setenv(EnvFilePath, dir)
+	o, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, err = Open("mongo", "")
-	if err == nil || !strings.Contains(err.Error(), "memory") || !strings.Contains(err.Error(), "mongo") {
+	defer o.Close()
+	if o.Engine != "bolt" {
+		t.Errorf("default engine %q, want bolt", o.Engine)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sessions.db")); err != nil {
+		t.Errorf("bolt file not in SESSION_FILE_PATH: %v", err)
+	}
+}
+
+func TestOpen_UnknownEngine(t *testing.T) {
+	_, err := Open("mongo", "")
+	if err == nil || !strings.Contains(err.Error(), "bolt, file, memory") || !strings.Contains(err.Error(), "mongo") {
 		t.Errorf("Open(unknown) = %v, want an error naming it and the known engines", err)
 	}
 }
 
-func TestFromEnv(t *testing.T) {
+func TestFromEnv_NormalizesName(t *testing.T) {
 	t.Setenv(EnvEngine, " Memory ")
 	o, err := FromEnv()
 	if err != nil || o.Engine != "memory" {
