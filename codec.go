@@ -29,13 +29,28 @@ type Codec interface {
 	Decode(data []byte) (map[string]any, error)
 }
 
+// Merger is an optional interface for codecs that can apply a session's
+// changes to its encoded form without decoding the values left untouched.
+// The engine uses it to merge a request's changes into the record as it is
+// in the store when it commits; without it, the engine decodes, applies and
+// re-encodes.
+type Merger interface {
+	// Merge appends to dst the encoding of the values in encoded, with each
+	// key in changed set to values[key] when values holds it and removed
+	// when it does not. Keys of encoded not in changed are kept as they are.
+	Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error)
+}
+
 // MsgpackCodec is the default Codec: MessagePack through
 // github.com/vmihailenco/msgpack/v5, with pooled encoders and decoders. It
 // preserves the whole session type model: every value comes back with the
 // dynamic type and value it had when it was set.
 type MsgpackCodec struct{}
 
-var _ Codec = MsgpackCodec{}
+var (
+	_ Codec  = MsgpackCodec{}
+	_ Merger = MsgpackCodec{}
+)
 
 type msgpackEncoder struct {
 	w   appendWriter
@@ -158,6 +173,196 @@ func (MsgpackCodec) Decode(data []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return v.(map[string]any), nil
+}
+
+// mergeSpan is one entry of an encoded map kept by Merge: its key and value
+// bytes, copied verbatim.
+type mergeSpan struct{ start, end int }
+
+// Merge implements Merger. It walks the encoded map without building its
+// values: untouched entries are copied byte for byte, so their cost is a
+// scan and a copy, not a decode and an encode.
+func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error) {
+	d := msgpackDecoders.Get().(*msgpackDecoder)
+	defer func() {
+		d.data, d.str = nil, ""
+		d.r.Reset(nil)
+		msgpackDecoders.Put(d)
+	}()
+	d.data, d.str, d.budget = encoded, "", len(encoded)
+	d.r.Reset(encoded)
+	d.dec.ResetReader(&d.r)
+
+	var stack [16]mergeSpan
+	kept, err := d.scanMap(stack[:0], changed)
+	if err == nil && d.r.Len() != 0 {
+		err = fmt.Errorf("%d trailing bytes", d.r.Len())
+	}
+	if err != nil {
+		return dst, fmt.Errorf("%w: msgpack: %v", ErrCorrupt, err)
+	}
+	set := 0
+	for k := range changed {
+		if _, ok := values[k]; ok {
+			set++
+		}
+	}
+	e := msgpackEncoders.Get().(*msgpackEncoder)
+	defer func() {
+		e.w.b = nil
+		msgpackEncoders.Put(e)
+	}()
+	e.w.b = dst
+	if err := e.enc.EncodeMapLen(len(kept) + set); err != nil {
+		return dst, err
+	}
+	for _, sp := range kept {
+		e.w.b = append(e.w.b, encoded[sp.start:sp.end]...)
+	}
+	for k := range changed {
+		v, ok := values[k]
+		if !ok {
+			continue
+		}
+		if err := e.enc.EncodeString(k); err != nil {
+			return dst, err
+		}
+		if err := e.encodeValue(v, 0); err != nil {
+			return dst, fmt.Errorf("key %q: %w", k, err)
+		}
+	}
+	return e.w.b, nil
+}
+
+// scanMap walks the top-level map and appends the spans of the entries
+// whose keys are not in changed.
+func (d *msgpackDecoder) scanMap(kept []mergeSpan, changed map[string]struct{}) ([]mergeSpan, error) {
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.claim(n, 2); err != nil {
+		return nil, err
+	}
+	for range n {
+		start := d.pos()
+		c, err := d.dec.PeekCode()
+		if err != nil {
+			return nil, err
+		}
+		if !msgpcode.IsString(c) {
+			return nil, fmt.Errorf("map key of type 0x%02x, want string", c)
+		}
+		ks, kn, err := d.checkPayload(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.seek(ks + kn); err != nil {
+			return nil, err
+		}
+		if err := d.skipValue(0); err != nil {
+			return nil, err
+		}
+		if _, ok := changed[string(d.data[ks:ks+kn])]; !ok {
+			kept = append(kept, mergeSpan{start, d.pos()})
+		}
+	}
+	return kept, nil
+}
+
+// pos is the offset of the next byte to decode.
+func (d *msgpackDecoder) pos() int { return len(d.data) - d.r.Len() }
+
+// seek moves the decoder to offset off of the input.
+func (d *msgpackDecoder) seek(off int) error {
+	if off > len(d.data) {
+		return io.ErrUnexpectedEOF
+	}
+	_, err := d.r.Seek(int64(off), io.SeekStart)
+	return err
+}
+
+// fixedSize is the encoded size of scalars whose size the code fixes, or 0.
+func fixedSize(c byte) int {
+	switch {
+	case msgpcode.IsFixedNum(c), c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
+		return 1
+	case c == msgpcode.Int8 || c == msgpcode.Uint8:
+		return 2
+	case c == msgpcode.Int16 || c == msgpcode.Uint16:
+		return 3
+	case c == msgpcode.Int32 || c == msgpcode.Uint32 || c == msgpcode.Float:
+		return 5
+	case c == msgpcode.Int64 || c == msgpcode.Uint64 || c == msgpcode.Double:
+		return 9
+	}
+	return 0
+}
+
+// skipValue moves past one value sitting inside depth containers, checking
+// it as decodeValue would, without building it.
+func (d *msgpackDecoder) skipValue(depth int) error {
+	if depth > maxDepth {
+		return errTooDeep
+	}
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	if n := fixedSize(c); n > 0 {
+		return d.seek(d.pos() + n)
+	}
+	switch {
+	case msgpcode.IsString(c), msgpcode.IsBin(c), msgpcode.IsExt(c):
+		start, n, err := d.checkPayload(c)
+		if err != nil {
+			return err
+		}
+		return d.seek(start + n)
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		n, err := d.dec.DecodeArrayLen()
+		if err != nil {
+			return err
+		}
+		if err := d.claim(n, 1); err != nil {
+			return err
+		}
+		for range n {
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		n, err := d.dec.DecodeMapLen()
+		if err != nil {
+			return err
+		}
+		if err := d.claim(n, 2); err != nil {
+			return err
+		}
+		for range n {
+			kc, err := d.dec.PeekCode()
+			if err != nil {
+				return err
+			}
+			if !msgpcode.IsString(kc) {
+				return fmt.Errorf("map key of type 0x%02x, want string", kc)
+			}
+			ks, kn, err := d.checkPayload(kc)
+			if err != nil {
+				return err
+			}
+			if err := d.seek(ks + kn); err != nil {
+				return err
+			}
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unexpected code 0x%02x", c)
 }
 
 // decodeMsgpackValue decodes one msgpack value of any model type that sits

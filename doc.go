@@ -64,10 +64,32 @@
 // # Concurrency
 //
 // Engine, the stores and codecs are safe for concurrent use. A Session is
-// safe for concurrent use by the goroutines serving its request. Two
-// requests of the same visitor get two Session values: the later commit of a
-// modified session replaces the whole record, while a request that only read
-// the session just extends its expiry and never overwrites the other's data.
+// safe for concurrent use by the goroutines serving its request.
+//
+// Two requests of the same visitor (two tabs, an AJAX burst) get two Session
+// values. Each remembers what it changed — keys set or deleted, the expiry
+// choice, the owner — and its commit applies exactly that to the record as
+// it is in the store at that moment, inside the store's atomic
+// read-modify-write (Updater): requests that change different keys all
+// persist, and for the same key the later commit wins. Untouched values are
+// copied as encoded bytes, not decoded and re-encoded (Merger). Clear, Flush
+// and CycleKey replace the whole record by design. A request that only read
+// the session just extends its expiry. With a store that does not implement
+// Updater, a commit replaces the whole record: the later writer wins.
+//
+// A commit never brings back a session deleted while the request ran (Flush
+// or CycleKey in another request, Engine.DeleteUser, expiry): it fails with
+// ErrSessionInterrupted, which the middleware answers with 400 and no
+// cookie, like Django's SessionInterrupted.
+//
+// # Users
+//
+// Session.SetUserID records the session's owner, beside the data.
+// Engine.UserSessions lists a user's live sessions and Engine.DeleteUser
+// revokes them all ("log out everywhere"), in O(that user's sessions), with
+// stores that implement UserIndexer (all of this module's server-side
+// stores). Engine.Range streams every stored session for tools and
+// migrations.
 //
 // # Durability
 //
@@ -79,8 +101,11 @@
 //
 // With a store that does not implement Updater, the check that a session
 // still exists and the write that follows are two steps, so a logout that
-// lands between them can be undone. The stores of this module implement
-// Updater.
+// lands between them can be undone, and concurrent commits replace each
+// other's changes. The stores of this module implement Updater.
+//
+// After a merging Save, the Session still holds this request's view; keys
+// other requests saved meanwhile are in the store, not in it.
 //
 // Changes made after the response started are saved only if the visitor
 // already holds the session's cookie: a new session or a new ID cannot reach

@@ -226,6 +226,7 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 		return
 	}
 	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
+	s.userID = rec.UserID
 }
 
 // Save writes the session to the store, giving it an ID on its first save.
@@ -244,6 +245,13 @@ func (e *Engine) Save(ctx context.Context, s *Session) error {
 }
 
 // saveLocked implements Save. s.mu must be held and s loaded.
+//
+// A new session is created whole. A stored one is committed only if its
+// record still exists, and, with a store that implements Updater, by
+// applying this session's changes to the record as it is in the store now
+// (merge), so concurrent requests that change different keys all persist.
+// Clear and Flush replace the whole record by design, as does every commit
+// to a store without Updater (the later writer wins).
 func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	if s.loadErr != nil {
 		return s.loadErr
@@ -251,12 +259,16 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	if err := s.setErrLocked(); err != nil {
 		return err
 	}
-	rec, done, err := e.encodeLocked(s, e.now())
+	now := e.now()
+	if s.stored && e.updater != nil && !s.cleared {
+		return e.mergeLocked(ctx, s, now)
+	}
+	rec, done, err := e.encodeLocked(s, now)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if s.id == "" {
+	if !s.stored {
 		id := newID()
 		key := StoreKey(id)
 		if err := e.store.Save(ctx, key, rec); err != nil {
@@ -267,8 +279,51 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	} else if err := e.commitExisting(ctx, s.storeKey(), func(Record) Record { return rec }); err != nil {
 		return err
 	}
-	s.modified = false
+	s.savedLocked()
 	s.recExpires = rec.Expires
+	return nil
+}
+
+// mergeLocked commits s by merging its changes into the stored record
+// inside the store's atomic update.
+func (e *Engine) mergeLocked(ctx context.Context, s *Session, now time.Time) error {
+	buf := encodeBuffers.Get().(*[]byte)
+	defer putEncodeBuffer(buf)
+	var merged Record
+	var mergedExp expiry
+	err := e.updater.Update(ctx, s.storeKey(), func(cur Record, found bool) (Record, error) {
+		if !found {
+			return Record{}, ErrSessionInterrupted
+		}
+		data, exp, err := mergeRecord((*buf)[:0], cur.Data, e.opts.Codec, s)
+		if errors.Is(err, ErrCorrupt) {
+			// The stored record cannot be read any more: this session's
+			// view replaces it.
+			exp = s.expiry
+			data, err = encodeRecord((*buf)[:0], e.opts.Codec, s.values, exp)
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		*buf = data
+		uid := cur.UserID
+		if s.userChanged {
+			uid = s.userID
+		}
+		merged = Record{Data: data, Expires: e.recordExpiry(exp, now), UserID: uid}
+		mergedExp = exp
+		return merged, nil
+	})
+	switch {
+	case errors.Is(err, ErrSessionInterrupted):
+		return err
+	case errors.Is(err, ErrUnsupportedValue):
+		return fmt.Errorf("session: encode: %w", err)
+	case err != nil:
+		return fmt.Errorf("session: save: %w", err)
+	}
+	s.expiry, s.userID, s.recExpires = mergedExp, merged.UserID, merged.Expires
+	s.savedLocked()
 	return nil
 }
 
@@ -283,7 +338,7 @@ func (e *Engine) encodeLocked(s *Session, now time.Time) (rec Record, done func(
 		done()
 		return Record{}, nil, fmt.Errorf("session: encode: %w", err)
 	}
-	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now)}, done, nil
+	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now), UserID: s.userID}, done, nil
 }
 
 // refreshLocked pushes the stored record's expiry forward without rewriting
@@ -295,7 +350,7 @@ func (e *Engine) refreshLocked(ctx context.Context, s *Session, now time.Time) e
 	}
 	expires := e.recordExpiry(s.expiry, now)
 	err := e.commitExisting(ctx, s.storeKey(), func(cur Record) Record {
-		return Record{Data: cur.Data, Expires: expires}
+		return Record{Data: cur.Data, Expires: expires, UserID: cur.UserID}
 	})
 	if err != nil {
 		return err

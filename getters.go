@@ -127,6 +127,7 @@ func (s *Session) AddFlash(msg any) {
 	}
 	list, _ := s.values[FlashKey].([]any)
 	s.values[FlashKey] = append(list, n)
+	s.changedLocked(FlashKey)
 }
 
 // Flashes returns the pending flash messages and removes them from the

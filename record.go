@@ -36,8 +36,8 @@ type expiry struct {
 	at     time.Time     // expiryAt
 }
 
-// encodeRecord appends the envelope and the encoded values to dst.
-func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byte, error) {
+// appendEnvelope appends the envelope header for exp to dst.
+func appendEnvelope(dst []byte, exp expiry) []byte {
 	dst = append(dst, recordVersion, byte(exp.kind))
 	switch exp.kind {
 	case expiryMaxAge:
@@ -46,18 +46,22 @@ func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byt
 		dst = binary.AppendVarint(dst, exp.at.Unix())
 		dst = binary.AppendUvarint(dst, uint64(exp.at.Nanosecond()))
 	}
-	return c.Encode(dst, values)
+	return dst
 }
 
-// decodeRecord parses what encodeRecord wrote. Any malformation gives an
-// error wrapping ErrCorrupt.
-func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
-	var exp expiry
+// encodeRecord appends the envelope and the encoded values to dst.
+func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byte, error) {
+	return c.Encode(appendEnvelope(dst, exp), values)
+}
+
+// parseEnvelope splits what appendEnvelope wrote from the codec's payload.
+// Any malformation gives an error wrapping ErrCorrupt.
+func parseEnvelope(data []byte) (exp expiry, payload []byte, err error) {
 	if len(data) < 2 {
-		return nil, exp, fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(data))
+		return exp, nil, fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(data))
 	}
 	if data[0] != recordVersion {
-		return nil, exp, fmt.Errorf("%w: unknown record version %d", ErrCorrupt, data[0])
+		return exp, nil, fmt.Errorf("%w: unknown record version %d", ErrCorrupt, data[0])
 	}
 	exp.kind = expiryKind(data[1])
 	rest := data[2:]
@@ -66,7 +70,7 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 	case expiryMaxAge, expiryAt:
 		v, n := binary.Varint(rest)
 		if n <= 0 {
-			return nil, exp, fmt.Errorf("%w: bad expiry argument", ErrCorrupt)
+			return exp, nil, fmt.Errorf("%w: bad expiry argument", ErrCorrupt)
 		}
 		rest = rest[n:]
 		if exp.kind == expiryMaxAge {
@@ -75,16 +79,58 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 		}
 		ns, n := binary.Uvarint(rest)
 		if n <= 0 || ns >= 1e9 {
-			return nil, exp, fmt.Errorf("%w: bad expiry nanoseconds", ErrCorrupt)
+			return exp, nil, fmt.Errorf("%w: bad expiry nanoseconds", ErrCorrupt)
 		}
 		rest = rest[n:]
 		exp.at = time.Unix(v, int64(ns)).UTC()
 	default:
-		return nil, exp, fmt.Errorf("%w: unknown expiry kind %d", ErrCorrupt, exp.kind)
+		return exp, nil, fmt.Errorf("%w: unknown expiry kind %d", ErrCorrupt, exp.kind)
 	}
-	values, err := c.Decode(rest)
+	return exp, rest, nil
+}
+
+// decodeRecord parses what encodeRecord wrote. Any malformation gives an
+// error wrapping ErrCorrupt.
+func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
+	exp, payload, err := parseEnvelope(data)
+	if err != nil {
+		return nil, exp, err
+	}
+	values, err := c.Decode(payload)
 	if err != nil {
 		return nil, exp, err
 	}
 	return values, exp, nil
+}
+
+// mergeRecord appends to dst the stored record cur with the session's
+// changes applied: its changed keys, and its expiry choice if it changed.
+// Keys other requests saved meanwhile are kept; with a Merger codec their
+// values are copied without being decoded.
+func mergeRecord(dst, cur []byte, c Codec, s *Session) ([]byte, expiry, error) {
+	exp, payload, err := parseEnvelope(cur)
+	if err != nil {
+		return dst, exp, err
+	}
+	if s.expiryChanged {
+		exp = s.expiry
+	}
+	dst = appendEnvelope(dst, exp)
+	if m, ok := c.(Merger); ok {
+		dst, err = m.Merge(dst, payload, s.values, s.changed)
+		return dst, exp, err
+	}
+	values, err := c.Decode(payload)
+	if err != nil {
+		return dst, exp, err
+	}
+	for k := range s.changed {
+		if v, ok := s.values[k]; ok {
+			values[k] = v
+		} else {
+			delete(values, k)
+		}
+	}
+	dst, err = c.Encode(dst, values)
+	return dst, exp, err
 }

@@ -53,6 +53,15 @@ type Session struct {
 	// setErrs holds, per key, a value Set could not hold; Save fails while
 	// any remains.
 	setErrs map[string]error
+	// userID is the session's owner (SetUserID).
+	userID string
+	// What changed since the session was loaded or saved, so a commit can
+	// apply exactly that to the record as it is in the store by then: keys
+	// set or deleted, all keys (Clear, Flush), the expiry choice, the owner.
+	changed       map[string]struct{}
+	cleared       bool
+	expiryChanged bool
+	userChanged   bool
 	// recExpires is the stored record's expiry when it was loaded or last
 	// saved; the idle timeout uses it to throttle refresh writes.
 	recExpires time.Time
@@ -111,10 +120,26 @@ func (s *Session) touchLocked() {
 	s.version++
 }
 
+// changedLocked records that key was set or deleted.
+func (s *Session) changedLocked(key string) {
+	if s.changed == nil {
+		s.changed = map[string]struct{}{}
+	}
+	s.changed[key] = struct{}{}
+}
+
+// savedLocked forgets the changes once they are in the store.
+func (s *Session) savedLocked() {
+	s.modified = false
+	clear(s.changed)
+	s.cleared, s.expiryChanged, s.userChanged = false, false, false
+}
+
 // setLocked stores the normalized value n (or the error normalizing it)
 // under key. s.mu must be held and the session loaded.
 func (s *Session) setLocked(op, key string, n any, err error) {
 	s.touchLocked()
+	s.changedLocked(key)
 	if err != nil {
 		s.failLocked(op, key, err)
 		delete(s.values, key)
@@ -136,6 +161,7 @@ func (s *Session) failLocked(op, key string, err error) {
 func (s *Session) deleteLocked(key string) {
 	delete(s.values, key)
 	delete(s.setErrs, key)
+	s.changedLocked(key)
 }
 
 // setErrLocked returns the error of a failed Set, if one is still pending.
@@ -304,6 +330,7 @@ func (s *Session) Clear() {
 	s.writeLocked()
 	clear(s.values)
 	clear(s.setErrs)
+	s.cleared = true
 }
 
 // IsEmpty reports whether the session has neither an ID nor data, Django's
@@ -366,7 +393,8 @@ func (s *Session) Flush(ctx context.Context) error {
 	s.touchLocked()
 	s.setID("")
 	s.stored, s.loadErr, s.setErrs, s.reissue = false, nil, nil, false
-	s.expiry = expiry{}
+	s.expiry, s.userID = expiry{}, ""
+	s.cleared = true
 	return nil
 }
 
@@ -410,10 +438,32 @@ func (s *Session) CycleKey(ctx context.Context) error {
 	s.setID(id)
 	s.key = newKey
 	s.stored, s.recExpires = true, rec.Expires
-	s.modified = false
+	s.savedLocked()
 	s.reissue = true
 	s.version++
 	return nil
+}
+
+// SetUserID records the user who owns the session, so that
+// Engine.UserSessions and Engine.DeleteUser find it ("log out everywhere").
+// The owner is metadata beside the data, not a key. An empty id clears it.
+// Set it on login, after CycleKey.
+func (s *Session) SetUserID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readLocked()
+	if s.userID != id {
+		s.userID, s.userChanged = id, true
+		s.touchLocked()
+	}
+}
+
+// UserID returns the owner recorded by SetUserID, or "".
+func (s *Session) UserID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readLocked()
+	return s.userID
 }
 
 // SetMaxAge makes the session expire d after its last save, Django's
@@ -440,7 +490,7 @@ func (s *Session) setExpiry(e expiry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writeLocked()
-	s.expiry = e
+	s.expiry, s.expiryChanged = e, true
 }
 
 // ResetExpiry returns the session to the engine's expiry policy, Django's
@@ -451,7 +501,7 @@ func (s *Session) ResetExpiry() {
 	defer s.mu.Unlock()
 	s.readLocked()
 	if s.expiry.kind != expiryDefault {
-		s.expiry = expiry{}
+		s.expiry, s.expiryChanged = expiry{}, true
 		s.touchLocked()
 	}
 }

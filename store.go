@@ -44,6 +44,9 @@ type Record struct {
 	// Expires is the moment from which the store must no longer return the
 	// record. Stores keep it to at least millisecond precision.
 	Expires time.Time
+	// UserID is the owner of the session ("" for none), which stores that
+	// implement UserIndexer index. Every store returns it as saved.
+	UserID string
 }
 
 // Expired reports whether the record is past its expiry at now.
@@ -115,4 +118,18 @@ type Ranger interface {
 	// only valid during the call. The store is not locked for the whole
 	// iteration: records saved or deleted meanwhile may or may not be seen.
 	Range(ctx context.Context, fn func(key string, rec Record) bool) error
+}
+
+// UserIndexer is an optional interface for stores that index records by
+// their UserID, so that one user's sessions are found and revoked in
+// O(that user's sessions), not by scanning the store. The index is kept
+// atomically with the records by Save, Update and Delete; a store that
+// sweeps also removes index entries of records that expired.
+type UserIndexer interface {
+	// UserKeys returns the keys of the live records whose UserID is uid, in
+	// no particular order.
+	UserKeys(ctx context.Context, uid string) ([]string, error)
+	// DeleteUser deletes every record whose UserID is uid and returns how
+	// many live records it deleted.
+	DeleteUser(ctx context.Context, uid string) (int, error)
 }

@@ -31,8 +31,8 @@ const DefaultFileName = "sessions.db"
 // Options configures a Store. A nil *Options means the defaults below.
 type Options struct {
 	// Bucket names the bucket that holds the records; the expiry index is
-	// the bucket Bucket+".expiry". Default "sessions". Engines sharing one
-	// database use different names.
+	// the bucket Bucket+".expiry" and the per-user index Bucket+".users".
+	// Default "sessions". Engines sharing one database use different names.
 	Bucket string
 	// NoSync skips the fsync of each commit (see the package documentation
 	// for what a crash can then lose). Default false: durable.
@@ -85,6 +85,7 @@ type Store struct {
 	ownsDB  bool
 	records []byte // bucket names
 	index   []byte
+	users   []byte
 	opts    Options
 	log     *slog.Logger
 
@@ -96,10 +97,11 @@ type Store struct {
 }
 
 var (
-	_ session.Store   = (*Store)(nil)
-	_ session.Sweeper = (*Store)(nil)
-	_ session.Updater = (*Store)(nil)
-	_ session.Ranger  = (*Store)(nil)
+	_ session.Store       = (*Store)(nil)
+	_ session.Sweeper     = (*Store)(nil)
+	_ session.Updater     = (*Store)(nil)
+	_ session.Ranger      = (*Store)(nil)
+	_ session.UserIndexer = (*Store)(nil)
 )
 
 // DefaultPath returns the file Open uses for an empty path: DefaultFileName
@@ -160,12 +162,13 @@ func newStore(db *bbolt.DB, o Options) (*Store, error) {
 		db:      db,
 		records: []byte(o.Bucket),
 		index:   []byte(o.Bucket + ".expiry"),
+		users:   []byte(o.Bucket + ".users"),
 		opts:    o,
 		log:     o.Logger,
 	}
 	s.group.db = db
 	err := db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{s.records, s.index} {
+		for _, name := range [][]byte{s.records, s.index, s.users} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -211,14 +214,46 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("boltstore: %s: %w", op, err)
 }
 
-// A stored value is the expiry (Unix nanoseconds, big endian) then the data.
+// A stored value is the expiry (Unix nanoseconds, 8 bytes big endian), the
+// owner's user ID (uvarint length, then its bytes), then the data.
 const headerLen = 8
 
-func encodeValue(rec session.Record) []byte {
-	v := make([]byte, headerLen+len(rec.Data))
+// maxUserIDLen bounds the owner's user ID.
+const maxUserIDLen = 1 << 10
+
+// ErrUserIDTooLong is returned for a record whose UserID exceeds 1 KiB.
+var ErrUserIDTooLong = errors.New("boltstore: user ID longer than 1 KiB")
+
+func encodeValue(rec session.Record) ([]byte, error) {
+	if len(rec.UserID) > maxUserIDLen {
+		return nil, ErrUserIDTooLong
+	}
+	v := make([]byte, headerLen, headerLen+binary.MaxVarintLen16+len(rec.UserID)+len(rec.Data))
 	binary.BigEndian.PutUint64(v, expiryNanos(rec.Expires))
-	copy(v[headerLen:], rec.Data)
-	return v
+	v = binary.AppendUvarint(v, uint64(len(rec.UserID)))
+	v = append(v, rec.UserID...)
+	return append(v, rec.Data...), nil
+}
+
+// value is a parsed stored value; its slices point into the value.
+type value struct {
+	expires uint64
+	userID  []byte
+	data    []byte
+}
+
+// parseValue splits a stored value; ok is false when it is malformed.
+func parseValue(v []byte) (value, bool) {
+	if len(v) < headerLen {
+		return value{}, false
+	}
+	n, w := binary.Uvarint(v[headerLen:])
+	rest := v[headerLen:]
+	if w <= 0 || n > maxUserIDLen || uint64(len(rest)-w) < n {
+		return value{}, false
+	}
+	rest = rest[w:]
+	return value{expires: binary.BigEndian.Uint64(v), userID: rest[:n], data: rest[n:]}, true
 }
 
 // maxExpiry is the last instant UnixNano can represent (in 2262).
@@ -256,55 +291,96 @@ func indexKey(expires uint64, key []byte) []byte {
 	return k
 }
 
-// getRecord reads key's record in tx. ok is false when it is absent or
-// corrupt; a corrupt one is logged. rec.Data points into the transaction.
-func (s *Store) getRecord(tx *bbolt.Tx, key []byte) (rec session.Record, expires uint64, ok bool) {
-	v := tx.Bucket(s.records).Get(key)
-	if v == nil {
-		return rec, 0, false
-	}
-	if len(v) < headerLen {
-		s.log.Warn("boltstore: corrupt record treated as missing", "key", string(key), "bytes", len(v))
-		return rec, 0, false
-	}
-	expires = binary.BigEndian.Uint64(v)
-	return session.Record{Data: v[headerLen:], Expires: time.Unix(0, int64(expires))}, expires, true
+// userKey is the users index key of (uid, key): the user ID with its
+// uvarint length in front, so that no user's prefix is another's, then the
+// store key.
+func userKey(uid, key []byte) []byte {
+	k := binary.AppendUvarint(make([]byte, 0, 2+len(uid)+len(key)), uint64(len(uid)))
+	k = append(k, uid...)
+	return append(k, key...)
 }
 
-// put writes the encoded value v under key and keeps the expiry index in
-// step. Idempotent, as group functions must be.
-func (s *Store) put(tx *bbolt.Tx, key, v []byte) error {
-	records, index := tx.Bucket(s.records), tx.Bucket(s.index)
-	newExp := binary.BigEndian.Uint64(v)
-	old := records.Get(key)
-	sameSlot := len(old) >= headerLen && slot(binary.BigEndian.Uint64(old)) == slot(newExp)
-	if len(old) >= headerLen && !sameSlot {
-		if err := index.Delete(indexKey(binary.BigEndian.Uint64(old), key)); err != nil {
+// getRecord reads key's record in tx. ok is false when it is absent or
+// corrupt; a corrupt one is logged. The record's Data points into the
+// transaction.
+func (s *Store) getRecord(tx *bbolt.Tx, key []byte) (rec session.Record, ok bool) {
+	raw := tx.Bucket(s.records).Get(key)
+	if raw == nil {
+		return rec, false
+	}
+	v, ok := parseValue(raw)
+	if !ok {
+		s.log.Warn("boltstore: corrupt record treated as missing", "key", string(key), "bytes", len(raw))
+		return rec, false
+	}
+	return session.Record{Data: v.data, Expires: time.Unix(0, int64(v.expires)), UserID: string(v.userID)}, true
+}
+
+// put writes the encoded value raw under key and keeps the expiry and user
+// indexes in step. Idempotent, as group functions must be.
+func (s *Store) put(tx *bbolt.Tx, key, raw []byte) error {
+	records, index, users := tx.Bucket(s.records), tx.Bucket(s.index), tx.Bucket(s.users)
+	next, _ := parseValue(raw)
+	old, had := parseValue(records.Get(key))
+	sameSlot := had && slot(old.expires) == slot(next.expires)
+	sameUser := had && bytes.Equal(old.userID, next.userID)
+	// Index keys are computed before any write: old's slices point into
+	// pages that a write may reuse.
+	var staleIndex, staleUser []byte
+	if had && !sameSlot {
+		staleIndex = indexKey(old.expires, key)
+	}
+	if had && !sameUser && len(old.userID) > 0 {
+		staleUser = userKey(old.userID, key)
+	}
+	if staleIndex != nil {
+		if err := index.Delete(staleIndex); err != nil {
 			return err
 		}
 	}
-	if err := records.Put(key, v); err != nil {
+	if staleUser != nil {
+		if err := users.Delete(staleUser); err != nil {
+			return err
+		}
+	}
+	if err := records.Put(key, raw); err != nil {
 		return err
 	}
-	if sameSlot {
-		return nil
-	}
-	return index.Put(indexKey(newExp, key), nil)
-}
-
-// del removes key's record and index entry, if present. Idempotent.
-func (s *Store) del(tx *bbolt.Tx, key []byte) error {
-	b := tx.Bucket(s.records)
-	v := b.Get(key)
-	if v == nil {
-		return nil
-	}
-	if len(v) >= headerLen {
-		if err := tx.Bucket(s.index).Delete(indexKey(binary.BigEndian.Uint64(v), key)); err != nil {
+	if !sameSlot {
+		if err := index.Put(indexKey(next.expires, key), nil); err != nil {
 			return err
 		}
 	}
-	return b.Delete(key)
+	if !sameUser && len(next.userID) > 0 {
+		return users.Put(userKey(next.userID, key), nil)
+	}
+	return nil
+}
+
+// del removes key's record and its index entries, if present. It reports
+// whether a record was there. Idempotent.
+func (s *Store) del(tx *bbolt.Tx, key []byte) (bool, error) {
+	b := tx.Bucket(s.records)
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if v, ok := parseValue(raw); ok {
+		ik := indexKey(v.expires, key)
+		var uk []byte
+		if len(v.userID) > 0 {
+			uk = userKey(v.userID, key)
+		}
+		if err := tx.Bucket(s.index).Delete(ik); err != nil {
+			return false, err
+		}
+		if uk != nil {
+			if err := tx.Bucket(s.users).Delete(uk); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, b.Delete(key)
 }
 
 // Load implements session.Store.
@@ -316,12 +392,12 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	found := false
 	now := s.opts.Now()
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		rec, _, ok := s.getRecord(tx, []byte(key))
+		rec, ok := s.getRecord(tx, []byte(key))
 		if !ok || rec.Expired(now) {
 			return nil
 		}
 		// bbolt's slices die with the transaction: copy out.
-		out = session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires}
+		out = session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires, UserID: rec.UserID}
 		found = true
 		return nil
 	})
@@ -341,8 +417,12 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	}
 	// Encode before joining the group: the caller may reuse rec.Data once we
 	// return, and a group function may run again after that.
-	k, v := []byte(key), encodeValue(rec)
-	err := s.group.run(ctx, func(tx *bbolt.Tx) error { return s.put(tx, k, v) })
+	k := []byte(key)
+	v, err := encodeValue(rec)
+	if err != nil {
+		return err
+	}
+	err = s.group.run(ctx, func(tx *bbolt.Tx) error { return s.put(tx, k, v) })
 	if err != nil {
 		return wrap("save", err)
 	}
@@ -355,7 +435,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	k := []byte(key)
-	if err := s.group.run(ctx, func(tx *bbolt.Tx) error { return s.del(tx, k) }); err != nil {
+	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+		_, err := s.del(tx, k)
+		return err
+	})
+	if err != nil {
 		return wrap("delete", err)
 	}
 	return nil
@@ -370,7 +454,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	k := []byte(key)
 	now := s.opts.Now()
 	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
-		cur, _, found := s.getRecord(tx, k)
+		cur, found := s.getRecord(tx, k)
 		if found && cur.Expired(now) {
 			cur, found = session.Record{}, false
 		}
@@ -378,7 +462,15 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		if err != nil {
 			return &fnError{err}
 		}
-		return s.put(tx, k, encodeValue(next))
+		if next.Expired(now) {
+			_, err := s.del(tx, k)
+			return err
+		}
+		v, err := encodeValue(next)
+		if err != nil {
+			return &fnError{err}
+		}
+		return s.put(tx, k, v)
 	})
 	var fe *fnError
 	if errors.As(err, &fe) {
@@ -427,18 +519,17 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 				if len(k) < 8 || binary.BigEndian.Uint64(k) > now {
 					break
 				}
-				if len(drop) == s.opts.SweepBatch {
+				if len(drop)+len(dead) == s.opts.SweepBatch {
 					next = bytes.Clone(k)
 					break
 				}
 				key := k[8:]
-				v := records.Get(key)
+				v, ok := parseValue(records.Get(key))
 				switch {
-				case v == nil || len(v) < headerLen || slot(binary.BigEndian.Uint64(v)) != binary.BigEndian.Uint64(k):
+				case !ok || slot(v.expires) != binary.BigEndian.Uint64(k):
 					// Stale: the record is gone or was moved to another slot.
 					drop = append(drop, bytes.Clone(k))
-				case binary.BigEndian.Uint64(v) <= now:
-					drop = append(drop, bytes.Clone(k))
+				case v.expires <= now:
 					dead = append(dead, bytes.Clone(key))
 				}
 				// Otherwise it expires later in the current slot: keep it.
@@ -449,7 +540,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 				}
 			}
 			for _, key := range dead {
-				if err := records.Delete(key); err != nil {
+				if _, err := s.del(tx, key); err != nil {
 					return err
 				}
 			}
@@ -495,9 +586,10 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 				k, _ = c.Next()
 			}
 			for ; k != nil && len(batch) < rangeChunk; k, _ = c.Next() {
-				rec, _, ok := s.getRecord(tx, k)
+				rec, ok := s.getRecord(tx, k)
 				if ok && !rec.Expired(now) {
-					batch = append(batch, entry{string(k), session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires}})
+					rec.Data = bytes.Clone(rec.Data)
+					batch = append(batch, entry{string(k), rec})
 				}
 				after = bytes.Clone(k)
 			}
@@ -541,4 +633,69 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, wrap("stats", err)
 	}
 	return st, nil
+}
+
+// userPrefix is the users index prefix of uid.
+func userPrefix(uid string) []byte { return userKey([]byte(uid), nil) }
+
+// UserKeys implements session.UserIndexer: one range scan of the users
+// index, O(the user's sessions).
+func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var keys []string
+	now := s.opts.Now()
+	prefix := userPrefix(uid)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(s.users).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			key := k[len(prefix):]
+			if rec, ok := s.getRecord(tx, key); ok && rec.UserID == uid && !rec.Expired(now) {
+				keys = append(keys, string(key))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("user keys", err)
+	}
+	return keys, nil
+}
+
+// DeleteUser implements session.UserIndexer: the user's records and all
+// their index entries go in one transaction, O(the user's sessions).
+func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	prefix := userPrefix(uid)
+	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+		n = 0
+		now := s.opts.Now()
+		var keys [][]byte
+		c := tx.Bucket(s.users).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k[len(prefix):]))
+		}
+		for _, key := range keys {
+			rec, ok := s.getRecord(tx, key)
+			live := ok && !rec.Expired(now)
+			if ok && rec.UserID != uid {
+				continue // not this user's (cannot happen: the index moves with the record)
+			}
+			if _, err := s.del(tx, key); err != nil {
+				return err
+			}
+			if live {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("delete user", err)
+	}
+	return n, nil
 }

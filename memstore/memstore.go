@@ -5,7 +5,9 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use. Records are spread over 64 shards, each
-// with its own lock, so requests for different sessions rarely contend.
+// with its own lock, so requests for different sessions rarely contend. The
+// per-user index (session.UserIndexer) is updated under the record's shard
+// lock, so it always matches the records.
 //
 // # Durability
 //
@@ -32,6 +34,11 @@ type Store struct {
 	now    func() time.Time
 	closed atomic.Bool
 	shards [shardCount]shard
+
+	// usersMu guards users, the keys of each owner's records. It is taken
+	// inside a shard lock, never the other way round.
+	usersMu sync.Mutex
+	users   map[string]map[string]struct{}
 }
 
 type shard struct {
@@ -40,10 +47,11 @@ type shard struct {
 }
 
 var (
-	_ session.Store   = (*Store)(nil)
-	_ session.Sweeper = (*Store)(nil)
-	_ session.Updater = (*Store)(nil)
-	_ session.Ranger  = (*Store)(nil)
+	_ session.Store       = (*Store)(nil)
+	_ session.Sweeper     = (*Store)(nil)
+	_ session.Updater     = (*Store)(nil)
+	_ session.Ranger      = (*Store)(nil)
+	_ session.UserIndexer = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -52,7 +60,7 @@ func New() *Store { return NewWithClock(time.Now) }
 // NewWithClock returns an empty store that reads the time from now, so tests
 // can move time forward instead of sleeping.
 func NewWithClock(now func() time.Time) *Store {
-	s := &Store{seed: maphash.MakeSeed(), now: now}
+	s := &Store{seed: maphash.MakeSeed(), now: now, users: map[string]map[string]struct{}{}}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]session.Record)
 	}
@@ -99,9 +107,60 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	rec.Data = clone(rec.Data)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	sh.m[key] = rec
+	s.putLocked(sh, key, rec)
 	sh.mu.Unlock()
 	return nil
+}
+
+// putLocked stores rec and moves the key between owners' index entries.
+// The shard lock must be held.
+func (s *Store) putLocked(sh *shard, key string, rec session.Record) {
+	old, had := sh.m[key]
+	sh.m[key] = rec
+	if !had || old.UserID != rec.UserID {
+		s.usersMu.Lock()
+		if had {
+			s.unindexLocked(old.UserID, key)
+		}
+		s.indexLocked(rec.UserID, key)
+		s.usersMu.Unlock()
+	}
+}
+
+// removeLocked deletes key's record and index entry. The shard lock must be
+// held.
+func (s *Store) removeLocked(sh *shard, key string) {
+	old, had := sh.m[key]
+	if !had {
+		return
+	}
+	delete(sh.m, key)
+	if old.UserID != "" {
+		s.usersMu.Lock()
+		s.unindexLocked(old.UserID, key)
+		s.usersMu.Unlock()
+	}
+}
+
+func (s *Store) indexLocked(uid, key string) {
+	if uid == "" {
+		return
+	}
+	set := s.users[uid]
+	if set == nil {
+		set = map[string]struct{}{}
+		s.users[uid] = set
+	}
+	set[key] = struct{}{}
+}
+
+func (s *Store) unindexLocked(uid, key string) {
+	if set := s.users[uid]; set != nil {
+		delete(set, key)
+		if len(set) == 0 {
+			delete(s.users, uid)
+		}
+	}
 }
 
 // Delete implements session.Store.
@@ -111,7 +170,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	sh := s.shard(key)
 	sh.mu.Lock()
-	delete(sh.m, key)
+	s.removeLocked(sh, key)
 	sh.mu.Unlock()
 	return nil
 }
@@ -133,8 +192,12 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if err != nil {
 		return err
 	}
+	if next.Expired(s.now()) {
+		s.removeLocked(sh, key)
+		return nil
+	}
 	next.Data = clone(next.Data)
-	sh.m[key] = next
+	s.putLocked(sh, key, next)
 	return nil
 }
 
@@ -150,7 +213,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		sh.mu.Lock()
 		for k, rec := range sh.m {
 			if rec.Expired(now) {
-				delete(sh.m, k)
+				s.removeLocked(sh, k)
 				n++
 			}
 		}
@@ -216,7 +279,62 @@ func (s *Store) Close() error {
 		clear(sh.m)
 		sh.mu.Unlock()
 	}
+	s.usersMu.Lock()
+	clear(s.users)
+	s.usersMu.Unlock()
 	return nil
+}
+
+// userKeys copies the index entries of uid.
+func (s *Store) userKeys(uid string) []string {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	keys := make([]string, 0, len(s.users[uid]))
+	for k := range s.users[uid] {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// UserKeys implements session.UserIndexer.
+func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	keys := s.userKeys(uid)
+	live := keys[:0]
+	for _, k := range keys {
+		sh := s.shard(k)
+		sh.mu.RLock()
+		rec, ok := sh.m[k]
+		sh.mu.RUnlock()
+		if ok && rec.UserID == uid && !rec.Expired(now) {
+			live = append(live, k)
+		}
+	}
+	return live, nil
+}
+
+// DeleteUser implements session.UserIndexer.
+func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	n := 0
+	for _, k := range s.userKeys(uid) {
+		sh := s.shard(k)
+		sh.mu.Lock()
+		if rec, ok := sh.m[k]; ok && rec.UserID == uid {
+			s.removeLocked(sh, k)
+			if !rec.Expired(now) {
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n, nil
 }
 
 func clone(b []byte) []byte {

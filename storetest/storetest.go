@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -59,6 +60,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UpdaterConcurrentIncrements", testUpdaterConcurrent},
 		{"UpdaterIsolationAndExpiry", testUpdaterIsolation},
 		{"Ranger", testRanger},
+		{"UserIndexer", testUserIndex},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -109,9 +111,12 @@ func sameInstant(a, b time.Time) bool {
 
 func testRoundTrip(t *testing.T, s session.Store) {
 	k := Key("round-trip")
-	want := session.Record{Data: []byte("\x01\x00payload"), Expires: live()}
+	want := session.Record{Data: []byte("\x01\x00payload"), Expires: live(), UserID: "user-1"}
 	mustSave(t, s, k, want)
 	got := mustLoad(t, s, k)
+	if got.UserID != want.UserID {
+		t.Errorf("UserID = %q, want %q", got.UserID, want.UserID)
+	}
 	if !bytes.Equal(got.Data, want.Data) {
 		t.Errorf("Data = %q, want %q", got.Data, want.Data)
 	}
@@ -556,5 +561,88 @@ func testCloser(t *testing.T, s session.Store) {
 	}
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close = %v, want nil (Close must be idempotent)", err)
+	}
+}
+
+func sortedKeys(t *testing.T, u session.UserIndexer, uid string) []string {
+	t.Helper()
+	keys, err := u.UserKeys(ctx(t), uid)
+	if err != nil {
+		t.Fatalf("UserKeys(%s): %v", uid, err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func keysOf(names ...string) []string {
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = Key(n)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// testUserIndex checks the per-user index through Save, Update, Delete,
+// expiry and DeleteUser.
+func testUserIndex(t *testing.T, s session.Store) {
+	u, ok := s.(session.UserIndexer)
+	if !ok {
+		t.Skip("store does not implement session.UserIndexer")
+	}
+	save := func(name, uid string, exp time.Time) {
+		mustSave(t, s, Key(name), session.Record{Data: []byte(name), Expires: exp, UserID: uid})
+	}
+	save("a1", "alice", live())
+	save("a2", "alice", live())
+	save("a3", "alice", live())
+	save("b1", "bob", live())
+	save("anon", "", live())
+	save("a-old", "alice", past())
+	if got := sortedKeys(t, u, "alice"); !slices.Equal(got, keysOf("a1", "a2", "a3")) {
+		t.Errorf("UserKeys(alice) = %d keys, want a1, a2, a3 (live ones only)", len(got))
+	}
+	if got := sortedKeys(t, u, "nobody"); len(got) != 0 {
+		t.Errorf("UserKeys(nobody) = %v", got)
+	}
+	// Re-saving under another owner moves the entry; deleting removes it.
+	save("a3", "bob", live())
+	if err := s.Delete(ctx(t), Key("a2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedKeys(t, u, "alice"); !slices.Equal(got, keysOf("a1")) {
+		t.Errorf("after moving a3 and deleting a2: UserKeys(alice) has %d keys, want a1", len(got))
+	}
+	if got := sortedKeys(t, u, "bob"); !slices.Equal(got, keysOf("a3", "b1")) {
+		t.Errorf("UserKeys(bob) has %d keys, want a3, b1", len(got))
+	}
+	if up, ok := s.(session.Updater); ok {
+		err := up.Update(ctx(t), Key("a1"), func(cur session.Record, found bool) (session.Record, error) {
+			return session.Record{Data: []byte("a1"), Expires: live(), UserID: "carol"}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sortedKeys(t, u, "carol"); !slices.Equal(got, keysOf("a1")) {
+			t.Errorf("Update did not move the index entry to carol: %d keys", len(got))
+		}
+		if got := sortedKeys(t, u, "alice"); len(got) != 0 {
+			t.Errorf("Update left %d index entries for alice", len(got))
+		}
+	}
+	n, err := u.DeleteUser(ctx(t), "bob")
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUser(bob) = %d, %v; want 2", n, err)
+	}
+	wantNotFound(t, s, Key("a3"))
+	wantNotFound(t, s, Key("b1"))
+	mustLoad(t, s, Key("anon"))
+	if n, err := u.DeleteUser(ctx(t), "bob"); err != nil || n != 0 {
+		t.Errorf("second DeleteUser(bob) = %d, %v; want 0", n, err)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := u.UserKeys(c, "alice"); !errors.Is(err, context.Canceled) {
+		t.Errorf("UserKeys with a canceled context = %v", err)
 	}
 }
