@@ -86,6 +86,7 @@ func DefaultOptions() *Options {
 type Engine struct {
 	store   Store
 	updater Updater // store as an Updater, nil when it is not one
+	sealer  Sealer  // store as a Sealer (sessions in the cookie), or nil
 	opts    Options
 	log     *slog.Logger
 	sweeper *sweeper // nil when the store cannot sweep or sweeping is off
@@ -132,6 +133,7 @@ func New(store Store, opts *Options) (*Engine, error) {
 		e.opts.ErrorHandler = e.defaultErrorHandler
 	}
 	e.updater, _ = store.(Updater)
+	e.sealer, _ = store.(Sealer)
 	if sw, ok := store.(Sweeper); ok && o.SweepInterval > 0 {
 		e.sweeper = startSweeper(sw, o.SweepInterval, e.log, time.After)
 	}
@@ -186,10 +188,23 @@ func (e *Engine) Load(ctx context.Context, id string) (*Session, error) {
 
 // newSession returns a session for id that is not loaded yet.
 func (e *Engine) newSession(ctx context.Context, id string) *Session {
-	if !ValidID(id) {
+	if !e.acceptsID(id) {
 		id = ""
 	}
 	return &Session{engine: e, ctx: ctx, id: id}
+}
+
+// maxCookieLen is what browsers keep of a cookie's name and value.
+const maxCookieLen = 4096
+
+// acceptsID reports whether a cookie value is worth looking up: an ID of the
+// exact shape this package issues, or, with a Sealer, a value a browser
+// could have kept (the store then verifies it).
+func (e *Engine) acceptsID(v string) bool {
+	if e.sealer != nil {
+		return v != "" && len(e.opts.CookieName)+1+len(v) <= maxCookieLen
+	}
+	return ValidID(v)
 }
 
 // loadInto fills s from the store. s.mu must be held.
@@ -260,6 +275,9 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 		return err
 	}
 	now := e.now()
+	if e.sealer != nil {
+		return e.sealLocked(s, now)
+	}
 	if s.stored && e.updater != nil && !s.cleared {
 		return e.mergeLocked(ctx, s, now)
 	}
@@ -281,6 +299,25 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 	}
 	s.savedLocked()
 	s.recExpires = rec.Expires
+	return nil
+}
+
+// sealLocked saves s into a new cookie value, for stores that keep sessions
+// in the cookie.
+func (e *Engine) sealLocked(s *Session, now time.Time) error {
+	rec, done, err := e.encodeLocked(s, now)
+	if err != nil {
+		return err
+	}
+	defer done()
+	value, err := e.sealer.Seal(rec, maxCookieLen-len(e.opts.CookieName)-1)
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	s.setID(value)
+	s.key = value
+	s.stored, s.recExpires = true, rec.Expires
+	s.savedLocked()
 	return nil
 }
 
@@ -345,7 +382,7 @@ func (e *Engine) encodeLocked(s *Session, now time.Time) (rec Record, done func(
 // its data, so a request that only read the session cannot overwrite what a
 // concurrent request saved. Without an Updater it falls back to a full save.
 func (e *Engine) refreshLocked(ctx context.Context, s *Session, now time.Time) error {
-	if e.updater == nil {
+	if e.updater == nil || e.sealer != nil {
 		return e.saveLocked(ctx, s)
 	}
 	expires := e.recordExpiry(s.expiry, now)

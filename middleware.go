@@ -48,7 +48,7 @@ func (e *Engine) Middleware(next http.Handler) http.Handler {
 		var clientID string
 		c, err := r.Cookie(e.opts.CookieName)
 		hadCookie := err == nil
-		if hadCookie && ValidID(c.Value) {
+		if hadCookie && e.acceptsID(c.Value) {
 			clientID = c.Value
 		}
 		// Store and log calls get the request's context without the

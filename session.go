@@ -81,11 +81,14 @@ func (s *Session) ID() string {
 	return s.id
 }
 
-// storeKey returns StoreKey(s.id), computing it once per ID. s.mu must be
-// held.
+// storeKey returns StoreKey(s.id), computing it once per ID; with a Sealer
+// store the cookie value itself is the key. s.mu must be held.
 func (s *Session) storeKey() string {
 	if s.key == "" {
 		s.key = StoreKey(s.id)
+		if s.engine.sealer != nil {
+			s.key = s.id
+		}
 	}
 	return s.key
 }
@@ -418,6 +421,16 @@ func (s *Session) CycleKey(ctx context.Context) error {
 		return fmt.Errorf("session: cycle key: %w", err)
 	}
 	e := s.engine
+	if e.sealer != nil {
+		// A new seal is a new cookie value; the old cookie cannot be
+		// revoked, as with Django's signed cookies.
+		if err := e.saveLocked(ctx, s); err != nil {
+			return fmt.Errorf("session: cycle key: %w", err)
+		}
+		s.reissue = true
+		s.version++
+		return nil
+	}
 	oldKey, oldStored := s.storeKey(), s.stored
 	id := newID()
 	rec, done, err := e.encodeLocked(s, e.now())

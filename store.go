@@ -34,6 +34,12 @@ var (
 	// ErrUnsupportedValue reports a value given to [Session.Set] that the
 	// session type model cannot hold (a func, a channel, a complex number...).
 	ErrUnsupportedValue = errors.New("session: unsupported value type")
+
+	// ErrCookieTooLarge is returned when a session sealed into the cookie
+	// (see Sealer) would exceed what browsers keep: 4096 bytes for the
+	// cookie's name and value. The save fails rather than send a cookie the
+	// browser would drop or truncate.
+	ErrCookieTooLarge = errors.New("session: session too large for a cookie")
 )
 
 // Record is what a Store keeps for one session: the encoded session and the
@@ -132,4 +138,18 @@ type UserIndexer interface {
 	// DeleteUser deletes every record whose UserID is uid and returns how
 	// many live records it deleted.
 	DeleteUser(ctx context.Context, uid string) (int, error)
+}
+
+// Sealer is an optional interface for stores that keep the whole session in
+// the cookie instead of on the server, like Django's signed_cookies backend
+// (package cookiestore). With such a store the engine keeps nothing
+// server-side: a save puts Seal's result in the cookie, and the cookie value
+// is the key the engine passes to the store's Load, which opens it. Delete
+// does nothing (a cookie cannot be revoked from the server), and Save is not
+// used. Handlers see no difference: Flush clears the cookie, CycleKey
+// re-issues it.
+type Sealer interface {
+	// Seal returns the cookie value that carries rec, at most maxLen bytes
+	// long, or an error wrapping ErrCookieTooLarge.
+	Seal(rec Record, maxLen int) (string, error)
 }

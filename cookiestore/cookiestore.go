@@ -1,0 +1,412 @@
+// Package cookiestore keeps the whole session in the cookie, like Django's
+// signed_cookies backend, but encrypted by default, with key rotation, and
+// with every expiry choice honoured.
+//
+// # Basics
+//
+//	store, err := cookiestore.New(secret)           // 32 or more random bytes
+//	engine, err := session.New(store, nil)
+//
+// The engine seals each saved session into the cookie value (see
+// session.Sealer) and opens it on the next request; nothing is kept on the
+// server. Handlers use the same Session API as with any store: Flush clears
+// the cookie, CycleKey issues a new value.
+//
+// The cookie value is base64url of: a mode byte, a flags byte, then
+//
+//   - encrypted mode (the default): a 12-byte random nonce and the
+//     AES-256-GCM sealing of the payload, with the two header bytes as
+//     additional data, so clients can neither read nor alter their session;
+//   - signed mode (Options.SignOnly, Django's transparency): the payload in
+//     clear and an HMAC-SHA256 of header and payload.
+//
+// The payload holds the record's expiry (Unix milliseconds), the time it
+// was sealed, the owner's user ID and the encoded session, compressed with
+// DEFLATE when that makes it smaller. Each secret gives, through HKDF-SHA256,
+// one AES key and one HMAC key.
+//
+// # Keys and rotation
+//
+// New takes one or more secrets of at least 32 bytes: the first seals,
+// every one opens. To rotate, put the new secret first and keep the old one
+// until the sessions it sealed have expired (Django's SECRET_KEY_FALLBACKS).
+//
+// # Expiry
+//
+// The expiry inside the authenticated payload is enforced on every load, so
+// a cookie replayed after its expiry is rejected even if the browser kept
+// it; unlike Django, per-session SetMaxAge and SetExpiresAt are honoured.
+// Options.MaxAge additionally rejects any cookie sealed longer ago than it.
+//
+// # Limits
+//
+// A cookie session cannot be revoked from the server before it expires:
+// Flush clears the browser's cookie, but a copy of the old value stays
+// valid until its expiry (rotate the keys to invalidate every session).
+// Browsers keep at most 4096 bytes of a cookie's name and value: a session
+// that would not fit fails its save with session.ErrCookieTooLarge, which
+// the middleware reports through the engine's ErrorHandler; nothing is ever
+// truncated or silently dropped.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Two concurrent requests of one
+// visitor each send back a whole cookie: the browser keeps the last one
+// (there is no server-side record to merge into).
+//
+// # Durability
+//
+// Nothing is stored on the server, so a server crash loses nothing; a
+// session lives as long as the browser keeps its cookie.
+package cookiestore
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sessionkv/session"
+)
+
+// Errors of this package.
+var (
+	// ErrCookieTooLarge is session.ErrCookieTooLarge.
+	ErrCookieTooLarge = session.ErrCookieTooLarge
+	// ErrShortKey is returned by New for a secret under MinKeyLen bytes.
+	ErrShortKey = errors.New("cookiestore: secret key shorter than 32 bytes")
+	// ErrNoKeys is returned by New without any secret.
+	ErrNoKeys = errors.New("cookiestore: no secret key")
+	// ErrNotServerSide is returned by Save: sessions are sealed into the
+	// cookie by the engine (session.Sealer), never saved under a key.
+	ErrNotServerSide = errors.New("cookiestore: sessions live in the cookie; the engine seals them")
+)
+
+// MinKeyLen is the shortest secret New accepts.
+const MinKeyLen = 32
+
+// Modes, the first byte of a sealed value.
+const (
+	modeEncrypted byte = 1
+	modeSigned    byte = 2
+)
+
+const (
+	flagCompressed byte = 1
+
+	nonceLen = 12
+	macLen   = sha256.Size
+	// maxPayload bounds a payload, compressed or not: nothing larger fits
+	// in a cookie, and decompression stops there (no zip bombs).
+	maxPayload = 8 << 10
+	// compressMin is the smallest payload worth trying to compress.
+	compressMin = 128
+)
+
+// Options configures a Store. A nil *Options means the defaults.
+type Options struct {
+	// SignOnly seals with an HMAC only: the client can read its session but
+	// not change it, as with Django's signed cookies. Default false: the
+	// session is encrypted and authenticated with AES-256-GCM.
+	SignOnly bool
+	// NoCompression turns off DEFLATE compression of larger sessions.
+	NoCompression bool
+	// MaxAge, when positive, rejects cookies sealed longer ago than this,
+	// whatever their own expiry. Default 0: only the expiry counts.
+	MaxAge time.Duration
+	// Logger receives a warning for each cookie that fails authentication
+	// (tampered, truncated, sealed with an unknown key). Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Default time.Now; tests set a fake clock.
+	Now func() time.Time
+}
+
+// Store seals sessions into cookies. It implements session.Store (Load opens
+// a cookie value; Save is not used) and session.Sealer.
+type Store struct {
+	keys []keyPair // keys[0] seals
+	opts Options
+	log  *slog.Logger
+}
+
+// keyPair is what one secret derives to.
+type keyPair struct {
+	aead cipher.AEAD
+	mac  []byte
+}
+
+var (
+	_ session.Store  = (*Store)(nil)
+	_ session.Sealer = (*Store)(nil)
+)
+
+// New returns an encrypting Store: the first secret seals, every secret
+// opens. Each secret must be at least MinKeyLen random bytes.
+func New(secrets ...[]byte) (*Store, error) {
+	return NewWithOptions(nil, secrets...)
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(opts *Options, secrets ...[]byte) (*Store, error) {
+	if len(secrets) == 0 {
+		return nil, ErrNoKeys
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Store{opts: o, log: o.Logger}
+	for i, secret := range secrets {
+		if len(secret) < MinKeyLen {
+			return nil, fmt.Errorf("%w (key %d has %d)", ErrShortKey, i, len(secret))
+		}
+		kp, err := derive(secret)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, kp)
+	}
+	return s, nil
+}
+
+func derive(secret []byte) (keyPair, error) {
+	encKey, err := hkdf.Key(sha256.New, secret, nil, "sessionkv cookiestore v1 encryption", 32)
+	if err != nil {
+		return keyPair{}, fmt.Errorf("cookiestore: derive key: %w", err)
+	}
+	macKey, err := hkdf.Key(sha256.New, secret, nil, "sessionkv cookiestore v1 signing", 32)
+	if err != nil {
+		return keyPair{}, fmt.Errorf("cookiestore: derive key: %w", err)
+	}
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		return keyPair{}, fmt.Errorf("cookiestore: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return keyPair{}, fmt.Errorf("cookiestore: %w", err)
+	}
+	return keyPair{aead: aead, mac: macKey}, nil
+}
+
+var encoding = base64.RawURLEncoding
+
+// Seal implements session.Sealer.
+func (s *Store) Seal(rec session.Record, maxLen int) (string, error) {
+	payload, flags, err := s.payload(rec)
+	if err != nil {
+		return "", err
+	}
+	header := []byte{modeEncrypted, flags}
+	var raw []byte
+	kp := s.keys[0]
+	if s.opts.SignOnly {
+		header[0] = modeSigned
+		raw = append(header, payload...)
+		raw = appendMAC(raw, kp.mac)
+	} else {
+		raw = make([]byte, 2+nonceLen, 2+nonceLen+len(payload)+kp.aead.Overhead())
+		copy(raw, header)
+		nonce := raw[2 : 2+nonceLen]
+		_, _ = rand.Read(nonce) // never fails
+		raw = kp.aead.Seal(raw, nonce, payload, header)
+	}
+	if n := encoding.EncodedLen(len(raw)); n > maxLen {
+		return "", fmt.Errorf("%w: %d bytes sealed, %d allowed", ErrCookieTooLarge, n, maxLen)
+	}
+	return encoding.EncodeToString(raw), nil
+}
+
+// payload builds the authenticated content of a cookie and says whether it
+// is compressed.
+func (s *Store) payload(rec session.Record) ([]byte, byte, error) {
+	if len(rec.UserID) > math.MaxUint16 {
+		return nil, 0, fmt.Errorf("%w: user ID of %d bytes", ErrCookieTooLarge, len(rec.UserID))
+	}
+	p := make([]byte, 0, 16+binary.MaxVarintLen16+len(rec.UserID)+len(rec.Data))
+	p = binary.BigEndian.AppendUint64(p, uint64(rec.Expires.UnixMilli()))
+	p = binary.BigEndian.AppendUint64(p, uint64(s.opts.Now().Unix()))
+	p = binary.AppendUvarint(p, uint64(len(rec.UserID)))
+	p = append(p, rec.UserID...)
+	p = append(p, rec.Data...)
+	if s.opts.NoCompression || len(p) < compressMin {
+		return p, 0, nil
+	}
+	if c := compress(p); len(c) < len(p) {
+		return c, flagCompressed, nil
+	}
+	return p, 0, nil
+}
+
+var flateWriters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return w
+}}
+
+func compress(p []byte) []byte {
+	var buf bytes.Buffer
+	w := flateWriters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	_, _ = w.Write(p) // bytes.Buffer writes do not fail
+	_ = w.Close()
+	flateWriters.Put(w)
+	return buf.Bytes()
+}
+
+func appendMAC(b, key []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(b)
+	return h.Sum(b)
+}
+
+// Load implements session.Store: key is the cookie value. Any value that is
+// not a cookie this store sealed with one of its keys (tampered, truncated,
+// garbage, another mode), or whose expiry has passed, gives an error
+// wrapping session.ErrNotFound, so the engine starts a new session.
+func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Record{}, err
+	}
+	return s.Open(key)
+}
+
+// Open returns the record sealed in value; see Load.
+func (s *Store) Open(value string) (session.Record, error) {
+	rec, err := s.open(value)
+	if err != nil {
+		return session.Record{}, fmt.Errorf("%w: cookiestore: %v", session.ErrNotFound, err)
+	}
+	return rec, nil
+}
+
+// errAuth reports a value that no key authenticates.
+var errAuth = errors.New("cookie not authentic")
+
+func (s *Store) open(value string) (session.Record, error) {
+	if len(value) == 0 || len(value) > 2*maxPayload {
+		return session.Record{}, errors.New("cookie of unusable length")
+	}
+	raw, err := encoding.Strict().DecodeString(value)
+	if err != nil || len(raw) < 2 {
+		return session.Record{}, errors.New("cookie is not base64url")
+	}
+	header, body := raw[:2], raw[2:]
+	wantMode := modeEncrypted
+	if s.opts.SignOnly {
+		wantMode = modeSigned
+	}
+	if header[0] != wantMode || header[1]&^flagCompressed != 0 {
+		return session.Record{}, s.reject(errAuth)
+	}
+	payload, err := s.authenticate(header, body)
+	if err != nil {
+		return session.Record{}, s.reject(err)
+	}
+	if header[1]&flagCompressed != 0 {
+		if payload, err = decompress(payload); err != nil {
+			return session.Record{}, s.reject(err)
+		}
+	}
+	return s.parse(payload)
+}
+
+// reject logs an authentication failure, Django's "Session data corrupted".
+func (s *Store) reject(err error) error {
+	s.log.Warn("cookiestore: session cookie rejected", "err", err)
+	return err
+}
+
+// authenticate returns the payload if one of the keys authenticates body.
+// Every key is tried, so the time taken does not tell which one matched.
+func (s *Store) authenticate(header, body []byte) ([]byte, error) {
+	var out []byte
+	ok := false
+	for _, kp := range s.keys {
+		if header[0] == modeSigned {
+			if len(body) < macLen {
+				return nil, errAuth
+			}
+			msg, mac := body[:len(body)-macLen], body[len(body)-macLen:]
+			want := appendMAC(append(append([]byte{}, header...), msg...), kp.mac)[len(header)+len(msg):]
+			if hmac.Equal(mac, want) && !ok {
+				out, ok = msg, true
+			}
+			continue
+		}
+		if len(body) < nonceLen+kp.aead.Overhead() {
+			return nil, errAuth
+		}
+		if p, err := kp.aead.Open(nil, body[:nonceLen], body[nonceLen:], header); err == nil && !ok {
+			out, ok = p, true
+		}
+	}
+	if !ok {
+		return nil, errAuth
+	}
+	return out, nil
+}
+
+func decompress(p []byte) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(p))
+	defer r.Close()
+	out, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	if len(out) > maxPayload {
+		return nil, errors.New("decompressed payload too large")
+	}
+	return out, nil
+}
+
+// parse reads an authenticated payload and enforces its expiry.
+func (s *Store) parse(p []byte) (session.Record, error) {
+	if len(p) < 17 {
+		return session.Record{}, errors.New("payload too short")
+	}
+	expires := time.UnixMilli(int64(binary.BigEndian.Uint64(p)))
+	sealed := time.Unix(int64(binary.BigEndian.Uint64(p[8:])), 0)
+	n, w := binary.Uvarint(p[16:])
+	rest := p[16:]
+	if w <= 0 || n > uint64(len(rest)-w) {
+		return session.Record{}, errors.New("bad user ID length")
+	}
+	rest = rest[w:]
+	now := s.opts.Now()
+	if !now.Before(expires) {
+		return session.Record{}, errors.New("cookie expired")
+	}
+	if s.opts.MaxAge > 0 && now.Sub(sealed) > s.opts.MaxAge {
+		return session.Record{}, errors.New("cookie older than MaxAge")
+	}
+	return session.Record{Data: bytes.Clone(rest[n:]), Expires: expires, UserID: string(rest[:n])}, nil
+}
+
+// Save implements session.Store but always fails with ErrNotServerSide: the
+// engine seals sessions into the cookie through Seal.
+func (s *Store) Save(context.Context, string, session.Record) error { return ErrNotServerSide }
+
+// Delete implements session.Store and does nothing: a session in a cookie
+// cannot be revoked from the server. The engine deletes the cookie.
+func (s *Store) Delete(context.Context, string) error { return nil }
