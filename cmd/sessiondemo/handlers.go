@@ -2,9 +2,12 @@ package main
 
 import (
 	"embed"
+	"expvar"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"runtime"
 
 	"github.com/sessionkv/session"
 )
@@ -15,6 +18,7 @@ var templateFS embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 	for _, name := range []string{"index", "set", "get", "del", "flush"} {
 		pages[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -74,6 +78,22 @@ func newHandler(where string, log *slog.Logger) http.Handler {
 		}
 		render(w, r, "del", map[string]any{"Title": "Delete Session", "Deleted": deleted})
 	})
+	// /count/ increments a counter in the session and prints it;
+	// /count/?read=1 only prints it. Load tests use it to check that no
+	// update is lost.
+	mux.HandleFunc("GET /count/", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		n, _ := s.GetInt("count")
+		if r.FormValue("read") == "" {
+			n++
+			s.Set("count", n)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, n)
+	})
+	// /debug/vars serves expvar's memory statistics and the goroutine
+	// count, for leak checks.
+	mux.Handle("GET /debug/vars", expvar.Handler())
 	mux.HandleFunc("GET /flush/", func(w http.ResponseWriter, r *http.Request) {
 		if err := session.FromContext(r.Context()).Flush(r.Context()); err != nil {
 			log.ErrorContext(r.Context(), "flush", "err", err)

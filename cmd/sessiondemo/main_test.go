@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -155,5 +156,21 @@ func TestDemo_UnknownEngineFails(t *testing.T) {
 	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("run = %v, want an unknown engine error", err)
+	}
+}
+
+func TestDemo_CountAndDebugVars(t *testing.T) {
+	base, _ := startDemo(t, map[string]string{"SESSION_ENGINE": "memory"})
+	b := newBrowser(t, base)
+	for want := 1; want <= 3; want++ {
+		if got := strings.TrimSpace(b.get("/count/")); got != fmt.Sprint(want) {
+			t.Fatalf("/count/ = %s, want %d", got, want)
+		}
+	}
+	if got := strings.TrimSpace(b.get("/count/?read=1")); got != "3" {
+		t.Errorf("/count/?read=1 = %s, want 3", got)
+	}
+	if vars := b.get("/debug/vars"); !strings.Contains(vars, `"goroutines"`) || !strings.Contains(vars, `"memstats"`) {
+		t.Errorf("/debug/vars lacks goroutines or memstats")
 	}
 }
