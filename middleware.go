@@ -48,8 +48,12 @@ func (e *Engine) Middleware(next http.Handler) http.Handler {
 		var clientID string
 		c, err := r.Cookie(e.opts.CookieName)
 		hadCookie := err == nil
-		if hadCookie && e.acceptsID(c.Value) {
-			clientID = c.Value
+		if hadCookie {
+			if e.acceptsID(c.Value) {
+				clientID = c.Value
+			} else {
+				e.log.DebugContext(r.Context(), "session: malformed session cookie ignored", "bytes", len(c.Value))
+			}
 		}
 		// Store and log calls get the request's context without the
 		// session, so nothing they call can wait for the session's lock.
