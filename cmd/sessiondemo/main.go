@@ -5,7 +5,7 @@
 //
 //	sessiondemo [-addr 127.0.0.1:8000]
 //
-// SESSION_ENGINE picks the store (default memory) and SESSION_FILE_PATH where
+// SESSION_ENGINE picks the store (bolt, the default; file; memory) and SESSION_FILE_PATH where
 // file-backed stores keep their data. The server logs where sessions are
 // kept, and stops cleanly on SIGINT or SIGTERM.
 package main
