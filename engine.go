@@ -220,6 +220,11 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 	}
 	rec, err := e.store.Load(ctx, s.storeKey())
 	switch {
+	case errors.Is(err, ErrCorrupt):
+		e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
+			"key", s.storeKey(), "err", err)
+		s.setID("")
+		return
 	case errors.Is(err, ErrNotFound):
 		s.setID("")
 		return

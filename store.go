@@ -28,7 +28,8 @@ var (
 	ErrClosed = errors.New("session: store is closed")
 
 	// ErrCorrupt reports a stored record or encoded value that cannot be
-	// decoded. The engine treats such a record as missing and logs it.
+	// decoded. The engine treats such a record as missing and logs it,
+	// whether the store or the codec found it corrupt.
 	ErrCorrupt = errors.New("session: corrupt session data")
 
 	// ErrUnsupportedValue reports a value given to [Session.Set] that the
