@@ -1,18 +1,24 @@
-// Package storeconfig opens the session store that the SESSION_ENGINE and
-// SESSION_FILE_PATH environment variables name, so that the demo server and
-// the operator tools agree on where sessions live.
+// Package storeconfig opens the session store that a store URL, or the
+// SESSION_ENGINE and SESSION_FILE_PATH environment variables, name, so that
+// the demo server and the operator tools agree on where sessions live.
 //
-// Open and FromEnv are safe for concurrent use; what an opened store can
-// lose in a crash is documented by that store's package.
+// Open and FromEnv serve the demo: they create a store that does not exist
+// yet. OpenSpec, given MustExist, refuses to: read-only tools never leave an
+// empty database or directory behind a mistyped path.
+//
+// The functions of this package are safe for concurrent use; what an opened
+// store can lose in a crash is documented by that store's package.
 package storeconfig
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
@@ -32,48 +38,121 @@ const DefaultEngine = "bolt"
 
 // Opened is an open store and what to tell the operator about it.
 type Opened struct {
+	// Store is the open store; Close closes it.
 	Store session.Store
 	// Where says in words where sessions are kept.
 	Where string
 	// Engine is the engine name that was opened.
 	Engine string
+	// Spec names the opened store, its path resolved.
+	Spec Spec
+
+	close func() error // closes what was opened for the store, if set
 }
 
-// Close closes the store if it has a Close method.
+// Close closes the store if it has a Close method, and the connection the
+// store was opened with, if any.
 func (o *Opened) Close() error {
+	if o.close != nil {
+		return o.close()
+	}
 	if c, ok := o.Store.(io.Closer); ok {
 		return c.Close()
 	}
 	return nil
 }
 
-type opener func(filePath string) (*Opened, error)
+// OpenOptions configures OpenSpec. A nil *OpenOptions means the defaults
+// below.
+type OpenOptions struct {
+	// MustExist makes OpenSpec fail with ErrNotExist instead of creating a
+	// bolt database file or a file store directory that is not there.
+	// Default false: create them, as the server does.
+	MustExist bool
+	// LockTimeout is how long to wait for another process to release a bolt
+	// database before failing with boltstore.ErrLocked. Default one second.
+	LockTimeout time.Duration
+	// Logger receives the stores' warnings (corrupt records). Default
+	// slog.Default().
+	Logger *slog.Logger
+	// NoSync opens a file store without its fsync per write
+	// (filestore.Options.NoSync), for bulk loads that sync the file system
+	// once at the end and can be run again after a crash. Default false.
+	NoSync bool
+}
 
+type opener func(s Spec, o *OpenOptions) (*Opened, error)
+
+// engines are the stores SESSION_ENGINE can name; redis needs a URL, so it
+// is reached through ParseURL only.
 var engines = map[string]opener{
-	"memory": func(string) (*Opened, error) {
-		return &Opened{Store: memstore.New(), Where: "in process memory (lost on exit)"}, nil
-	},
-	// bolt keeps sessions.db in SESSION_FILE_PATH, else the temp dir.
-	"bolt": func(dir string) (*Opened, error) {
-		path := boltstore.DefaultPath()
-		if dir != "" {
-			path = filepath.Join(dir, boltstore.DefaultFileName)
-		}
-		s, err := boltstore.Open(path, nil)
-		if err != nil {
+	SchemeMemory: openMemory,
+	SchemeBolt:   openBolt,
+	SchemeFile:   openFile,
+}
+
+func openMemory(Spec, *OpenOptions) (*Opened, error) {
+	return &Opened{Store: memstore.New(), Where: "in process memory (lost on exit)"}, nil
+}
+
+// openBolt opens the database file s.Path, by default sessions.db in
+// SESSION_FILE_PATH, else in the temp dir.
+func openBolt(s Spec, o *OpenOptions) (*Opened, error) {
+	path := s.Resolve().Path
+	if o.MustExist {
+		if err := checkBoltFile(path); err != nil {
 			return nil, err
 		}
-		return &Opened{Store: s, Where: "bbolt database " + path}, nil
-	},
-	// file keeps one file per session in SESSION_FILE_PATH, else a
-	// sessionkv folder in the temp dir.
-	"file": func(dir string) (*Opened, error) {
-		s, err := filestore.New(dir, nil)
-		if err != nil {
+	}
+	st, err := boltstore.Open(path, &boltstore.Options{Timeout: o.LockTimeout, Logger: o.Logger})
+	if errors.Is(err, boltstore.ErrLocked) {
+		return nil, fmt.Errorf("%w (waited %v; is a server using it?)", boltstore.ErrLocked, o.LockTimeout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Opened{Store: st, Where: "bbolt database " + path}, nil
+}
+
+// checkBoltFile fails unless path is a non-empty regular file: bbolt turns
+// an empty file into a new database.
+func checkBoltFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return ErrNotExist
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case fi.Size() == 0:
+		return fmt.Errorf("%s is empty, not a bolt database", path)
+	}
+	return nil
+}
+
+// openFile opens the file store in s.Path, by default SESSION_FILE_PATH,
+// else a sessionkv folder in the temp dir.
+func openFile(s Spec, o *OpenOptions) (*Opened, error) {
+	if o.MustExist {
+		dir := s.Resolve().Path
+		fi, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, ErrNotExist
+		case err != nil:
 			return nil, err
+		case !fi.IsDir():
+			return nil, fmt.Errorf("%s is not a directory", dir)
 		}
-		return &Opened{Store: s, Where: "one file per session under " + s.Dir()}, nil
-	},
+	}
+	// An empty path goes through as it is, so that filestore applies its
+	// ownership checks to the shared default directory.
+	st, err := filestore.New(s.Path, &filestore.Options{Logger: o.Logger, NoSync: o.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	return &Opened{Store: st, Where: "one file per session under " + st.Dir()}, nil
 }
 
 // Engines returns the engine names Open accepts, sorted.
@@ -93,20 +172,57 @@ func FromEnv() (*Opened, error) {
 }
 
 // Open opens the named engine ("" means DefaultEngine). filePath is the
-// directory for file-backed engines ("" means the engine's default).
+// directory for file-backed engines ("" means the engine's default). A
+// store that does not exist is created.
 func Open(engine, filePath string) (*Opened, error) {
-	name := strings.ToLower(strings.TrimSpace(engine))
-	if name == "" {
-		name = DefaultEngine
-	}
-	open, ok := engines[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown %s %q (known: %s)", EnvEngine, engine, strings.Join(Engines(), ", "))
-	}
-	o, err := open(filePath)
+	s, err := SpecFor(engine, filePath)
 	if err != nil {
-		return nil, fmt.Errorf("%s=%s: %w", EnvEngine, name, err)
+		return nil, err
 	}
-	o.Engine = name
+	o, err := open(s, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s (%s): %w", EnvEngine, s.Engine, s, err)
+	}
 	return o, nil
+}
+
+// OpenSpec opens the store s names. Errors name the store by its URL and
+// fit on one line; they wrap ErrNotExist, ErrUnavailable or
+// boltstore.ErrLocked where those apply.
+func OpenSpec(s Spec, opts *OpenOptions) (*Opened, error) {
+	o, err := open(s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s, err)
+	}
+	return o, nil
+}
+
+func open(s Spec, opts *OpenOptions) (*Opened, error) {
+	var o OpenOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	fn, ok := engines[s.Engine]
+	if s.Engine == SchemeRedis {
+		fn, ok = openRedis, true
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScheme, s.Engine, strings.Join(Schemes(), ", "))
+	}
+	opened, err := fn(s, &o)
+	if err != nil {
+		return nil, err
+	}
+	opened.Engine = s.Engine
+	opened.Spec = s.Resolve()
+	if f, ok := opened.Store.(*filestore.Store); ok {
+		opened.Spec.Path = f.Dir()
+	}
+	return opened, nil
 }

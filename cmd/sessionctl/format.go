@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// humanBytes formats n bytes with a binary unit: "312 B", "4.0 KiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// humanDuration formats d with its two largest units: "13d4h", "2h5m",
+// "42s"; negative durations get a minus sign.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + humanDuration(-d)
+	}
+	const day = 24 * time.Hour
+	switch {
+	case d >= day:
+		return fmt.Sprintf("%dd%dh", d/day, d%day/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
+
+// humanExpiry formats an expiry time and how far away it is.
+func humanExpiry(t, now time.Time) string {
+	left := t.Sub(now)
+	when := "in " + humanDuration(left)
+	if left < 0 {
+		when = humanDuration(-left) + " ago"
+	}
+	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), when)
+}

@@ -1,0 +1,141 @@
+// Command sessionctl is the operator's tool for sessionkv session stores:
+// Django's "manage.py clearsessions" and what else a session store needs
+// from a shell.
+//
+// Usage:
+//
+//	sessionctl COMMAND [flags]
+//
+// The commands are:
+//
+//	clearsessions  delete expired sessions now
+//	ls             list sessions: store key, user, size, expiry
+//	show           decode one session and print it as JSON
+//	stats          counts, sizes and an expiry histogram
+//	revoke         delete every session of a user (log out everywhere)
+//	migrate        copy every live session from one store to another
+//	compact        rewrite a bbolt file to give freed space back
+//
+// Run "sessionctl COMMAND --help" for a command's flags and an example.
+//
+// # Stores
+//
+// Every command takes --store URL (migrate takes --from and --to):
+//
+//	bolt:/var/lib/app/sessions.db   a bbolt database file
+//	file:/var/lib/app/sessions      a directory of one file per session
+//	redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
+//	memory:                         an empty in-process store (for trials)
+//
+// Without the flag, SESSION_ENGINE (bolt, file or memory; default bolt) and
+// SESSION_FILE_PATH name the store exactly as they do for the demo server,
+// so "SESSION_FILE_PATH=dir sessionctl stats" sees what the server keeps in
+// dir. No command but migrate's destination creates a store that does not
+// exist. A bbolt file belongs to one process at a time: while a server has
+// it open, commands on it fail at once with a "locked by another process"
+// error (after --lock-wait, one second by default).
+//
+// # Output
+//
+// Results go to standard output as a human-readable table, or with --json
+// as one JSON document. Errors go to standard error on one line. A progress
+// bar with rate and ETA is drawn on standard error for long operations when
+// standard output and standard error are terminals, never otherwise.
+//
+// # Exit status
+//
+//	0  success
+//	1  operational error: the store is missing, unreadable or failed
+//	2  usage error: unknown command or flag, bad store URL, wrong store kind
+//	3  check failed: migrate found copied sessions missing from the target
+//	4  not found: show found no live session under the key or cookie
+//	5  locked: a bbolt file is held by another process (a running server)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/term"
+)
+
+func main() {
+	// go-redis logs each failed dial on its own; the commands report the
+	// error once, on one line.
+	redis.SetLogger(discardLogger{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	tty := term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, tty)
+	stop()
+	os.Exit(code)
+}
+
+// discardLogger drops go-redis's log lines.
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
+// run executes the command line args and returns the exit status. progress
+// enables progress bars on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress bool) int {
+	if len(args) == 0 {
+		printUsage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return runHelp(rest, stdout, stderr)
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "sessionctl: unknown command %q (run 'sessionctl help')\n", name)
+		return exitUsage
+	}
+	a := newApp(cmd, stdout, stderr, progress)
+	return a.exit(cmd.run(ctx, a, rest))
+}
+
+// runHelp prints the overview, or one command's help.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stdout)
+		return exitOK
+	}
+	cmd := lookup(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "sessionctl: unknown command %q (run 'sessionctl help')\n", args[0])
+		return exitUsage
+	}
+	a := newApp(cmd, stdout, stderr, false)
+	return a.exit(cmd.run(context.Background(), a, []string{"--help"}))
+}
+
+// printUsage prints the list of commands.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "sessionctl inspects and maintains sessionkv session stores.\n\n"+
+		"Usage: sessionctl COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\n"+storesHelp+"\n"+exitHelp+
+		"\nRun 'sessionctl COMMAND --help' for a command's flags and an example.\n")
+}
+
+const storesHelp = `Stores (--store URL; migrate: --from, --to):
+  bolt:/var/lib/app/sessions.db   a bbolt database file
+  file:/var/lib/app/sessions      a directory of one file per session
+  redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
+  memory:                         an empty in-process store
+Without the flag, SESSION_ENGINE (bolt, file, memory; default bolt) and
+SESSION_FILE_PATH name the store as they do for the demo server.
+`
+
+const exitHelp = `Exit status: 0 ok, 1 error, 2 usage error, 3 check failed,
+4 session not found, 5 bolt file locked by another process.
+`

@@ -1,0 +1,220 @@
+package storeconfig
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sessionkv/session/boltstore"
+)
+
+// Errors returned while naming a store. They carry no package prefix: the
+// commands print them to operators as they are.
+var (
+	// ErrBadURL reports a store URL that cannot be parsed.
+	ErrBadURL = errors.New("bad store URL")
+	// ErrUnknownScheme reports a store URL whose scheme names no store.
+	ErrUnknownScheme = errors.New("unknown store scheme")
+	// ErrNotExist is returned by OpenSpec with MustExist for a store that
+	// has no data on disk yet.
+	ErrNotExist = errors.New("store does not exist")
+	// ErrUnavailable reports a store this build cannot open.
+	ErrUnavailable = errors.New("store not available in this build")
+)
+
+// Store URL schemes. A bolt or file URL is the scheme, a colon and a local
+// path ("bolt:/var/lib/app/sessions.db", "file:sessions", or the
+// "file:///var/lib/app/sessions" form); an empty path means the engine's
+// default location, as SESSION_ENGINE alone does. Redis URLs are those of
+// go-redis's ParseURL ("redis://127.0.0.1:6379/0", "rediss://..." for TLS),
+// plus an optional "prefix" parameter for redisstore.Options.Prefix
+// ("redis://127.0.0.1:6379/0?prefix=myapp:").
+const (
+	SchemeBolt   = "bolt"
+	SchemeFile   = "file"
+	SchemeMemory = "memory"
+	SchemeRedis  = "redis"
+	SchemeRedisS = "rediss"
+)
+
+// Schemes returns the URL schemes ParseURL accepts, sorted.
+func Schemes() []string {
+	return []string{SchemeBolt, SchemeFile, SchemeMemory, SchemeRedis, SchemeRedisS}
+}
+
+// Spec names a store without opening it. The zero Spec is not valid; build
+// one with ParseURL, SpecFor or EnvSpec.
+type Spec struct {
+	// Engine is "bolt", "file", "memory" or "redis".
+	Engine string
+	// Path is the bolt database file or the file store's directory; ""
+	// means the engine's default (see Resolve).
+	Path string
+	// URL is the redis URL as given.
+	URL string
+}
+
+// ParseURL parses a store URL such as "bolt:/var/lib/app/sessions.db",
+// "file:/var/lib/app/sessions", "redis://127.0.0.1:6379/0" or "memory:".
+// Errors wrap ErrBadURL or ErrUnknownScheme and fit on one line.
+func ParseURL(raw string) (Spec, error) {
+	s := strings.TrimSpace(raw)
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return Spec{}, fmt.Errorf("%w %q: want SCHEME:PATH or redis://HOST (schemes: %s)",
+			ErrBadURL, raw, strings.Join(Schemes(), ", "))
+	}
+	scheme, rest := strings.ToLower(s[:i]), s[i+1:]
+	switch scheme {
+	case SchemeBolt, SchemeFile:
+		path, err := localPath(raw, rest)
+		if err != nil {
+			return Spec{}, err
+		}
+		return Spec{Engine: scheme, Path: path}, nil
+	case SchemeMemory:
+		if rest != "" && rest != "//" {
+			return Spec{}, fmt.Errorf("%w %q: memory takes no path", ErrBadURL, raw)
+		}
+		return Spec{Engine: SchemeMemory}, nil
+	case SchemeRedis, SchemeRedisS:
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			return Spec{}, fmt.Errorf("%w %q: want %s://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=KEYPREFIX]", ErrBadURL, redact(raw), scheme)
+		}
+		if _, _, err := redisOptions(s); err != nil {
+			return Spec{}, fmt.Errorf("%w %q: %v", ErrBadURL, redact(raw), err)
+		}
+		return Spec{Engine: SchemeRedis, URL: s}, nil
+	}
+	return Spec{}, fmt.Errorf("%w %q in %q (known: %s)", ErrUnknownScheme, s[:i], redact(raw), strings.Join(Schemes(), ", "))
+}
+
+// localPath returns the path of a bolt: or file: URL from what follows the
+// colon: a path as it is, or "//" then an empty or "localhost" host and a
+// percent-encoded absolute path.
+func localPath(raw, rest string) (string, error) {
+	if !strings.HasPrefix(rest, "//") {
+		return cleanPath(rest), nil
+	}
+	u, err := url.Parse("x:" + rest)
+	if err != nil {
+		return "", fmt.Errorf("%w %q: %v", ErrBadURL, raw, errors.Unwrap(err))
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", fmt.Errorf("%w %q: host %q: bolt and file stores are local paths", ErrBadURL, raw, u.Host)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%w %q: no query or fragment allowed", ErrBadURL, raw)
+	}
+	return cleanPath(u.Path), nil
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Clean(p)
+}
+
+// redact hides a password in a URL that is about to be printed.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// SpecFor names the store that SESSION_ENGINE=engine and
+// SESSION_FILE_PATH=filePath select: engine "" means DefaultEngine, and
+// filePath "" the engine's default location.
+func SpecFor(engine, filePath string) (Spec, error) {
+	name := strings.ToLower(strings.TrimSpace(engine))
+	if name == "" {
+		name = DefaultEngine
+	}
+	if _, ok := engines[name]; !ok {
+		return Spec{}, fmt.Errorf("unknown %s %q (known: %s)", EnvEngine, engine, strings.Join(Engines(), ", "))
+	}
+	s := Spec{Engine: name}
+	switch {
+	case filePath == "":
+	case name == SchemeBolt:
+		s.Path = filepath.Join(filePath, boltstore.DefaultFileName)
+	case name == SchemeFile:
+		s.Path = filePath
+	}
+	return s, nil
+}
+
+// EnvSpec is SpecFor of the SESSION_ENGINE and SESSION_FILE_PATH
+// environment variables: the store the demo server uses.
+func EnvSpec() (Spec, error) {
+	return SpecFor(os.Getenv(EnvEngine), os.Getenv(EnvFilePath))
+}
+
+// Resolve returns s with an absolute Path, the engine's default location
+// filled in where Path is empty. It does not touch the file system beyond
+// reading the working directory.
+func (s Spec) Resolve() Spec {
+	switch s.Engine {
+	case SchemeBolt:
+		if s.Path == "" {
+			s.Path = boltstore.DefaultPath()
+		}
+	case SchemeFile:
+		if s.Path == "" {
+			s.Path = defaultFileDir()
+		}
+	default:
+		return s
+	}
+	if abs, err := filepath.Abs(s.Path); err == nil {
+		s.Path = abs
+	}
+	return s
+}
+
+// defaultFileDir is where filestore.New keeps sessions when given no
+// directory: SESSION_FILE_PATH, else a "sessionkv" folder in the temp dir.
+func defaultFileDir() string {
+	if dir := os.Getenv(EnvFilePath); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "sessionkv")
+}
+
+// String returns the store's URL, its path resolved and any password
+// hidden: "bolt:/var/lib/app/sessions.db", "file:/tmp/sessionkv",
+// "memory:", "redis://127.0.0.1:6379/0".
+func (s Spec) String() string {
+	switch s.Engine {
+	case SchemeRedis:
+		return redact(s.URL)
+	case SchemeMemory:
+		return SchemeMemory + ":"
+	}
+	return s.Engine + ":" + s.Resolve().Path
+}
+
+// SameStore reports whether s and o name the same store, so that a copy
+// from one to the other would read and write the same records. Two memory
+// stores are never the same: each OpenSpec makes a new one.
+func (s Spec) SameStore(o Spec) bool {
+	if s.Engine != o.Engine || s.Engine == SchemeMemory {
+		return false
+	}
+	if s.Engine == SchemeRedis {
+		return s.URL == o.URL
+	}
+	a, b := s.Resolve().Path, o.Resolve().Path
+	if a == b {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
