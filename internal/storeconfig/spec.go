@@ -141,6 +141,8 @@ func SpecFor(engine, filePath string) (Spec, error) {
 	}
 	s := Spec{Engine: name}
 	switch {
+	case name == SchemeRedis:
+		s = redisSpec()
 	case filePath == "":
 	case name == SchemeBolt:
 		s.Path = filepath.Join(filePath, boltstore.DefaultFileName)

@@ -87,8 +87,13 @@ func TestSpecFor_MatchesWhatOpenUses(t *testing.T) {
 	if s, err := EnvSpec(); err != nil || s.String() != "file:"+dir {
 		t.Errorf("EnvSpec = %v, %v", s, err)
 	}
-	if _, err := SpecFor("redis", ""); err == nil {
-		t.Error("SESSION_ENGINE=redis accepted without a URL")
+	t.Setenv(EnvRedisURL, "")
+	if s, err := SpecFor("redis", ""); err != nil || s.String() != DefaultRedisURL {
+		t.Errorf("SESSION_ENGINE=redis without REDIS_URL = %v, %v; want %s", s, err, DefaultRedisURL)
+	}
+	t.Setenv(EnvRedisURL, "redis://10.0.0.9:6380/2")
+	if s, _ := SpecFor("redis", ""); s.String() != "redis://10.0.0.9:6380/2" {
+		t.Errorf("SESSION_ENGINE=redis ignores REDIS_URL: %v", s)
 	}
 }
 

@@ -83,12 +83,14 @@ type OpenOptions struct {
 
 type opener func(s Spec, o *OpenOptions) (*Opened, error)
 
-// engines are the stores SESSION_ENGINE can name; redis needs a URL, so it
-// is reached through ParseURL only.
+// engines are the stores SESSION_ENGINE can name. redis takes its server
+// from REDIS_URL; cookie has no store URL (tools have nothing to open).
 var engines = map[string]opener{
 	SchemeMemory: openMemory,
 	SchemeBolt:   openBolt,
 	SchemeFile:   openFile,
+	SchemeRedis:  openRedis,
+	EngineCookie: openCookie,
 }
 
 func openMemory(Spec, *OpenOptions) (*Opened, error) {
@@ -209,9 +211,6 @@ func open(s Spec, opts *OpenOptions) (*Opened, error) {
 		o.Logger = slog.Default()
 	}
 	fn, ok := engines[s.Engine]
-	if s.Engine == SchemeRedis {
-		fn, ok = openRedis, true
-	}
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScheme, s.Engine, strings.Join(Schemes(), ", "))
 	}
