@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/gob"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/memstore"
+)
+
+// startCounter is the value of "counter" in a freshly made session; every
+// request-cycle handler checks it read at least that much, which proves it
+// loaded the session.
+const startCounter = 17
+
+// tenKeys returns the realistic session every case works on: what a logged-in
+// visitor of a shop carries, ten keys of mixed types.
+func tenKeys() map[string]any {
+	return map[string]any{
+		"_auth_user_id":      "8412",
+		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+		"_auth_user_hash":    "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
+		"username":           "sonam.rathore",
+		"counter":            startCounter,
+		"cart":               []any{"sku-1042", "sku-2211", "sku-0007"},
+		"last_login":         time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
+		"theme":              "dark",
+		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
+		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
+	}
+}
+
+// registerGob registers the dynamic types of tenKeys with encoding/gob,
+// which the gob-based peers and the gob codec case need.
+var registerGob = sync.OnceFunc(func() {
+	gob.Register([]any{})
+	gob.Register(map[string]any{})
+	gob.Register(time.Time{})
+})
+
+// sessionID returns the j-th of a fixed series of well-formed session IDs,
+// so that large stores can be filled without going through the middleware.
+func sessionID(j int) string {
+	sum := sha256.Sum256(binary.AppendUvarint([]byte("sessionbench"), uint64(j)))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// engineOptions are Django's defaults without the background sweeper, whose
+// timing would add noise to the rounds.
+func engineOptions() *session.Options {
+	o := session.DefaultOptions()
+	o.SweepInterval = -1
+	return o
+}
+
+// sessionData is the realistic session as the engine holds and stores it.
+type sessionData struct {
+	// values are tenKeys as Set converted them (integers to int64...), the
+	// input of the codec cases.
+	values map[string]any
+	// record is what the engine gives a store for it, with Expires a day
+	// from when it was made.
+	record session.Record
+}
+
+// makeSessionData saves tenKeys through an engine and reads back what the
+// engine stored, so that stores filled directly hold exactly what a request
+// would have saved.
+func makeSessionData(ctx context.Context) (*sessionData, error) {
+	store := memstore.New()
+	defer store.Close()
+	engine, err := session.New(store, engineOptions())
+	if err != nil {
+		return nil, err
+	}
+	defer engine.Close()
+	s, err := engine.Load(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	s.Update(tenKeys())
+	if err := engine.Save(ctx, s); err != nil {
+		return nil, fmt.Errorf("bench: save the session: %w", err)
+	}
+	rec, err := store.Load(ctx, session.StoreKey(s.ID()))
+	if err != nil {
+		return nil, fmt.Errorf("bench: read the saved record: %w", err)
+	}
+	rec.Expires = time.Now().Add(24 * time.Hour)
+	values := map[string]any{}
+	maps.Insert(values, s.Items())
+	return &sessionData{values: values, record: rec}, nil
+}
+
+// env is what the cases of one run share: a context, a directory for their
+// files and the realistic session.
+type env struct {
+	ctx  context.Context
+	dir  string
+	data *sessionData
+	seq  atomic.Int64
+}
+
+// tempDir returns a new directory under the run's directory.
+func (e *env) tempDir(name string) (string, error) {
+	dir := filepath.Join(e.dir, fmt.Sprintf("%s-%d", name, e.seq.Add(1)))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return dir, nil
+}
+
+// sub returns an env whose files go to a new directory under e's, and a
+// function that removes that directory.
+func (e *env) sub(name string) (*env, func() error, error) {
+	dir, err := e.tempDir(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	remove := func() error {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		return nil
+	}
+	return &env{ctx: e.ctx, dir: dir, data: e.data}, remove, nil
+}
+
+// fillWorkers is how many goroutines fill a store: with group commit, the
+// more writers, the larger each transaction.
+const fillWorkers = 512
+
+// fill stores the realistic record under the store keys of the first n
+// session IDs. It saves them in the order of their store keys, which lets a
+// B+tree append instead of splitting pages all over: bbolt then takes
+// seconds, not minutes, to hold a million sessions.
+func (e *env) fill(store session.Store, n int) error {
+	keys := make([]string, n)
+	for j := range keys {
+		keys[j] = session.StoreKey(sessionID(j))
+	}
+	slices.Sort(keys)
+	return spread(n, fillWorkers, func(_, j int) error {
+		return store.Save(e.ctx, keys[j], e.data.record)
+	})
+}

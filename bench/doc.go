@@ -1,0 +1,38 @@
+// Package bench measures sessionkv side by side with the session libraries
+// Go users would pick instead, on the same machine and in the same run.
+//
+// # Basics
+//
+// Run executes a Plan (Smoke, Quick or Full) and returns Results, which
+// WriteTable, WriteJSON, WriteReport and WriteCharts turn into a table, a
+// results.json file, a Markdown report with the ratios against each peer
+// and the targets met or missed, and PNG charts. The sessionbench command
+// (cmd/sessionbench) does all of that in one step.
+//
+// Cases are grouped by what they compare: one HTTP request cycle through
+// each library's middleware ("cycle", plus the "floor" of the same harness
+// without any session), store Load and Save ("store"), codec round trips
+// ("codec"), request cycles against stores of growing size ("size"),
+// sweeps of expired sessions ("sweep") and durable commits from concurrent
+// clients ("commit"). Every case of a group is measured in rounds: each
+// round runs every case in turn, in a rotating order, so that the load of a
+// shared machine weighs on all contenders alike; the figures are the median
+// over the rounds, with their spread.
+//
+// # Adding a contender
+//
+// A new sessionkv store is one entry in the stores table (contenders.go):
+// it is then measured at the store level and, through the middleware, in
+// the request cycle. Any other way of serving the request cycle, a peer
+// library or a client-side store, is one entry in the peers table. The
+// targets the report checks are the entries of the targets table
+// (targets.go); a target whose case does not exist yet is reported as not
+// measured.
+//
+// # Caveats
+//
+// Allocations are read from runtime.MemStats around each round, so cases
+// run by several goroutines count everything the process allocated
+// meanwhile, the workers' own bookkeeping included. Durable cases measure
+// the disk under the directory given in Plan.TempDir as much as the code.
+package bench

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// runner runs the groups of one run of the suite.
+type runner struct {
+	plan     *Plan
+	env      *env
+	progress io.Writer
+	results  []Result
+}
+
+// group is one set of cases measured together.
+type group struct {
+	name string
+	run  func(r *runner) error
+}
+
+// groups lists the groups in the order they run: the size cases last, as
+// their large stores make the heap, and so the collector's work, grow.
+var groups = []group{
+	{"codec", (*runner).codecGroup},
+	{"store", (*runner).storeGroup},
+	{"cycle", (*runner).cycleGroup},
+	{"commit", (*runner).commitGroup},
+	{"sweep", (*runner).sweepGroup},
+	{"size", (*runner).sizeGroup},
+}
+
+// Run measures every case the plan selects and returns the results, with
+// the targets checked. It writes progress lines to progress (io.Discard for
+// none). Stores are made in a new directory under plan.TempDir, removed
+// before Run returns. Cancelling ctx stops the run at the next store call.
+func Run(ctx context.Context, plan Plan, progress io.Writer) (res *Results, err error) {
+	if err := plan.validate(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	machine := DescribeMachine(plan.TempDir)
+	dir, err := os.MkdirTemp(plan.TempDir, "sessionbench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("bench: remove the stores: %w", rmErr))
+		}
+	}()
+	data, err := makeSessionData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{plan: &plan, env: &env{ctx: ctx, dir: dir, data: data}, progress: progress}
+	for _, g := range groups {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "%s\n", g.name)
+		groupStart := time.Now()
+		if err := g.run(r); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "  (%s: %v)\n", g.name, time.Since(groupStart).Round(time.Millisecond))
+	}
+	res = &Results{
+		Machine: machine, Mode: plan.Mode, Rounds: plan.Rounds, RoundTime: plan.RoundTime,
+		Started: started, Elapsed: time.Since(started), Cases: r.results,
+	}
+	res.Verdicts = Check(res)
+	return res, nil
+}
+
+// measure measures the cases of one group and keeps their results.
+func (r *runner) measure(cases []*benchCase) error {
+	if len(cases) == 0 {
+		return nil
+	}
+	if err := measure(cases, r.plan, r.progress); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	for _, c := range cases {
+		r.results = append(r.results, c.Result)
+	}
+	return nil
+}
+
+// closeAll runs the closers of a group's subjects and stores.
+func (r *runner) closeAll(closers []func() error) error {
+	var errs []error
+	for _, c := range closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
