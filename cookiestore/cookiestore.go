@@ -113,8 +113,10 @@ const (
 	// maxPayload bounds a payload, compressed or not: nothing larger fits
 	// in a cookie, and decompression stops there (no zip bombs).
 	maxPayload = 8 << 10
-	// compressMin is the smallest payload worth trying to compress.
-	compressMin = 128
+	// compressMin is the smallest payload worth trying to compress: below
+	// it a cookie is far from the size limit, and DEFLATE would cost more
+	// time than the bytes it saves on the wire.
+	compressMin = 1024
 )
 
 // Options configures a Store. A nil *Options means the defaults.
@@ -367,9 +369,20 @@ func (s *Store) authenticate(header, body []byte) ([]byte, error) {
 	return out, nil
 }
 
+// flateReaders recycles decompressors: each holds a 32 KiB window.
+var flateReaders sync.Pool
+
 func decompress(p []byte) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(p))
-	defer r.Close()
+	var r io.ReadCloser
+	if v := flateReaders.Get(); v != nil {
+		r = v.(io.ReadCloser)
+		if err := r.(flate.Resetter).Reset(bytes.NewReader(p), nil); err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+	} else {
+		r = flate.NewReader(bytes.NewReader(p))
+	}
+	defer flateReaders.Put(r)
 	out, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
