@@ -19,7 +19,12 @@ import (
 //
 //	go test -run='^$' -bench=. -benchtime=2000x ./filestore/
 //
-// BenchmarkLoadScale's 200k case is skipped with -short.
+// BenchmarkLoadScale's 200k case is skipped with -short. The records belong
+// to a user, as a logged-in session's do, so Save and Load handle the user
+// ID and Save keeps the user index.
+
+// benchUserID owns the benchmarks' records.
+const benchUserID = "1842"
 
 // benchData is a realistic session record: ten keys, about 350 bytes of
 // msgpack.
@@ -68,7 +73,7 @@ func BenchmarkLoad(b *testing.B) {
 	s := benchStore(b, true)
 	ctx := b.Context()
 	k := storetest.Key("bench-load")
-	if err := s.Save(ctx, k, session.Record{Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+	if err := s.Save(ctx, k, session.Record{Data: data, Expires: time.Now().Add(time.Hour), UserID: benchUserID}); err != nil {
 		b.Fatal(err)
 	}
 	raw := filepath.Join(b.TempDir(), k)
@@ -143,11 +148,14 @@ func rawSave(b *testing.B, dir, path string, data []byte, syncFile, syncDirector
 
 // BenchmarkSave compares Save, durable and not, with the raw replace. The
 // durable store also fsyncs the directory, so it is shown next to both raw
-// floors, with and without that second fsync.
+// floors, with and without that second fsync. The session keeps its owner,
+// as on most requests; the owner-change cases give it another owner on
+// every save, which moves its marker in the user index (one more file
+// created and, when durable, one more directory fsync).
 func BenchmarkSave(b *testing.B) {
 	data := benchData(b)
 	k := storetest.Key("bench-save")
-	rec := session.Record{Data: data, Expires: time.Now().Add(time.Hour)}
+	rec := session.Record{Data: data, Expires: time.Now().Add(time.Hour), UserID: benchUserID}
 	store := func(noSync bool) func(b *testing.B) {
 		return func(b *testing.B) {
 			s := benchStore(b, noSync)
@@ -170,11 +178,116 @@ func BenchmarkSave(b *testing.B) {
 			}
 		}
 	}
+	ownerChange := func(noSync bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			s := benchStore(b, noSync)
+			ctx := b.Context()
+			owners := [2]session.Record{rec, rec}
+			owners[1].UserID = "2913"
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.Save(ctx, k, owners[i%2]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
 	b.Run("durable", store(false))
 	b.Run("raw-fsync", raw(true, false))
 	b.Run("raw-fsync+dirsync", raw(true, true))
 	b.Run("nosync", store(true))
 	b.Run("raw-nosync", raw(false, false))
+	b.Run("durable-owner-change", ownerChange(false))
+	b.Run("nosync-owner-change", ownerChange(true))
+}
+
+// BenchmarkUserKeys lists the 5 sessions of one user in a store of 100 and
+// of 1,000 users with 5 sessions each: the index makes the cost that of the
+// user's sessions, whatever the size of the store. The files are written
+// straight in the on-disk format.
+func BenchmarkUserKeys(b *testing.B) {
+	const per = 5
+	data := benchData(b)
+	for _, users := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			s := benchStore(b, true)
+			ctx := b.Context()
+			uids := make([]string, users)
+			for u := range uids {
+				uids[u] = fmt.Sprint("user-", u)
+			}
+			populateUsers(b, s, uids, per, data)
+			uid := uids[users/2]
+			b.ReportAllocs()
+			for b.Loop() {
+				keys, err := s.UserKeys(ctx, uid)
+				if err != nil || len(keys) != per {
+					b.Fatalf("UserKeys = %d keys, %v", len(keys), err)
+				}
+			}
+		})
+	}
+}
+
+// userSessionKey is the key of the i-th session populateUsers writes for
+// uid.
+func userSessionKey(uid string, i int) string { return storetest.Key(fmt.Sprint(uid, "-", i)) }
+
+// populateUsers writes, straight in the on-disk format, per live sessions
+// holding data for each of users, with their markers, as Save would.
+func populateUsers(tb testing.TB, s *Store, users []string, per int, data []byte) {
+	tb.Helper()
+	expires := time.Now().Add(24 * time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				u := int(next.Add(1) - 1)
+				if u >= len(users) {
+					return
+				}
+				uid := users[u]
+				if err := os.MkdirAll(s.userDir(uid), dirPerm); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				file := encodeUserFile(expires, uid, data)
+				for i := range per {
+					k := userSessionKey(uid, i)
+					sh := s.shardOf(k)
+					err := os.MkdirAll(sh.dir, dirPerm)
+					if err == nil {
+						err = os.WriteFile(sh.path(k), file, filePerm)
+					}
+					if err == nil {
+						err = os.WriteFile(filepath.Join(s.userDir(uid), k), nil, filePerm)
+					}
+					if err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		tb.Fatal(err)
+	default:
+	}
 }
 
 // BenchmarkSaveParallel runs durable writers, each on its own session, from

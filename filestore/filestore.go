@@ -87,16 +87,22 @@ type hooks struct {
 	// write replaces (*os.File).Write when writing a session file.
 	write func(f *os.File, b []byte) (int, error)
 	// beforeSweepLock runs in DeleteExpired between reading a shard's
-	// headers and taking its lock.
+	// headers and taking its lock, with the shard's name, and between
+	// reading a user directory's markers and taking the locks of the stale
+	// ones, with ".users/" and the directory's name.
 	beforeSweepLock func(shard string)
+	// afterWrite runs in Save and Update once the record of key is in
+	// place, before the previous owner's marker is removed.
+	afterWrite func(key string)
 }
 
 var (
-	_ session.Store   = (*Store)(nil)
-	_ session.Sweeper = (*Store)(nil)
-	_ session.Updater = (*Store)(nil)
-	_ session.Ranger  = (*Store)(nil)
-	_ io.Closer       = (*Store)(nil)
+	_ session.Store       = (*Store)(nil)
+	_ session.Sweeper     = (*Store)(nil)
+	_ session.Updater     = (*Store)(nil)
+	_ session.Ranger      = (*Store)(nil)
+	_ session.UserIndexer = (*Store)(nil)
+	_ io.Closer           = (*Store)(nil)
 )
 
 // New opens the store kept in dir, creating the directory (mode 0700, with
@@ -277,7 +283,7 @@ func (s *Store) read(ctx context.Context, path string) (rec session.Record, foun
 	h, data, err := readFile(path)
 	switch {
 	case err == nil:
-		return session.Record{Data: data, Expires: h.expiresAt()}, true, nil
+		return session.Record{Data: data, Expires: h.expiresAt(), UserID: h.user}, true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return session.Record{}, false, nil
 	case errors.Is(err, session.ErrCorrupt):
@@ -287,7 +293,10 @@ func (s *Store) read(ctx context.Context, path string) (rec session.Record, foun
 	return session.Record{}, false, err
 }
 
-// Save implements session.Store. It holds the shard's lock while it writes.
+// Save implements session.Store. It holds the shard's lock while it reads
+// the previous owner from the current file's header, writes the record, and
+// moves the key's marker in the user index. A UserID longer than 1 KiB is
+// refused with ErrUserIDTooLong.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -295,17 +304,79 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	if err := checkUserID(rec.UserID); err != nil {
+		return err
+	}
 	sh := s.shardOf(key)
 	if err := s.lock(ctx, sh); err != nil {
 		return err
 	}
 	defer s.unlock(sh)
-	return s.write(sh, key, rec)
+	return s.replace(sh, key, rec, s.owner(sh, key))
+}
+
+// checkUserID returns an error wrapping ErrUserIDTooLong for a user ID the
+// file format cannot hold. It never echoes the ID.
+func checkUserID(uid string) error {
+	if len(uid) > maxUserIDLen {
+		return fmt.Errorf("%w: %d bytes", ErrUserIDTooLong, len(uid))
+	}
+	return nil
+}
+
+// owner returns the user ID in the header of key's current file: "" if the
+// file has none, is missing, or cannot be read. The shard's lock must be
+// held for the answer to stay true.
+func (s *Store) owner(sh *shard, key string) string {
+	h, err := readHeader(sh.path(key))
+	if err != nil {
+		return ""
+	}
+	return h.user
+}
+
+// replace writes rec as the record of key, whose file currently belongs to
+// old ("" for no owner or an unreadable file), and keeps the user index in
+// step: the new owner's marker is in place (and durable, unless NoSync is
+// set) before the record is written, and the old owner's is removed only
+// once the new record is in place. A crash at any point thus leaves stale
+// markers at worst, never a record without its marker. The shard's lock
+// must be held.
+func (s *Store) replace(sh *shard, key string, rec session.Record, old string) error {
+	if err := checkUserID(rec.UserID); err != nil {
+		return err
+	}
+	created, replaced := false, false
+	var err error
+	if rec.UserID != "" {
+		created, err = s.addMarker(rec.UserID, key, rec.UserID == old)
+		if err != nil {
+			err = fmt.Errorf("filestore: save: user index: %w", err)
+		}
+	}
+	if err == nil {
+		replaced, err = s.write(sh, key, rec)
+	}
+	if !replaced {
+		if created && rec.UserID != old {
+			// The previous record stands; the marker would only be stale.
+			s.dropMarker(rec.UserID, key)
+		}
+		return err
+	}
+	if s.hooks.afterWrite != nil {
+		s.hooks.afterWrite(key)
+	}
+	if old != "" && old != rec.UserID {
+		s.dropMarker(old, key)
+	}
+	return err
 }
 
 // Delete implements session.Store. It holds the shard's lock while it
 // removes the file and, unless NoSync is set, syncs the directory so that a
-// logged-out session stays deleted after a crash.
+// logged-out session stays deleted after a crash; then it removes the key's
+// marker from its owner's index directory.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -318,8 +389,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	defer s.unlock(sh)
+	old := s.owner(sh, key)
 	if err := s.remove(sh, key); err != nil {
 		return fmt.Errorf("filestore: delete: %w", err)
+	}
+	if old != "" {
+		s.dropMarker(old, key)
 	}
 	return nil
 }
@@ -333,17 +408,17 @@ func (s *Store) remove(sh *shard, key string) error {
 		}
 		return err
 	}
-	if s.noSync {
-		return nil
-	}
-	return syncDir(sh.dir)
+	return s.syncDir(sh.dir)
 }
 
 // Update implements session.Updater. fn runs once, under the shard's lock,
 // which excludes every other Save, Delete and Update of the shard from this
 // process and from every other process sharing the directory; fn must
 // therefore not call the store. A corrupt file is passed to fn as not
-// found. A returned record that is already expired removes the file.
+// found. A returned record that is already expired removes the file and its
+// marker; otherwise the marker moves if the owner changed, as in Save. A
+// returned UserID longer than 1 KiB fails with ErrUserIDTooLong and leaves
+// the store unchanged.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -360,6 +435,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if err != nil {
 		return fmt.Errorf("filestore: update: %w", err)
 	}
+	old := cur.UserID
 	if found && cur.Expired(s.now()) {
 		cur, found = session.Record{}, false
 	}
@@ -373,9 +449,12 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		if err := s.remove(sh, key); err != nil {
 			return fmt.Errorf("filestore: update: %w", err)
 		}
+		if old != "" {
+			s.dropMarker(old, key)
+		}
 		return nil
 	}
-	return s.write(sh, key, next)
+	return s.replace(sh, key, next, old)
 }
 
 // writeBuffers recycles the buffers a header and its data are assembled
@@ -387,36 +466,36 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize)
 const maxPooledWrite = 64 << 10
 
 // write replaces the file of key with rec: temporary file, write, fsync,
-// rename, fsync of the directory. The shard's lock must be held. On error
-// the previous file is untouched and the temporary file removed.
-func (s *Store) write(sh *shard, key string, rec session.Record) error {
+// rename, fsync of the directory. The shard's lock must be held. It
+// reports whether the new file took the place of the previous one, which
+// is the case on success and when only the final sync failed. On any other
+// error the previous file is untouched and the temporary file removed.
+func (s *Store) write(sh *shard, key string, rec session.Record) (replaced bool, err error) {
 	if uint64(len(rec.Data)) > maxDataLen {
-		return fmt.Errorf("filestore: save: record of %d bytes is too large", len(rec.Data))
+		return false, fmt.Errorf("filestore: save: record of %d bytes is too large", len(rec.Data))
 	}
 	f, err := s.createTemp(sh)
 	if err != nil {
-		return fmt.Errorf("filestore: save: %w", err)
+		return false, fmt.Errorf("filestore: save: %w", err)
 	}
 	tmp := f.Name()
 	if err := s.fill(f, rec); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return fmt.Errorf("filestore: save: %w", err)
+		return false, fmt.Errorf("filestore: save: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("filestore: save: %w", err)
+		return false, fmt.Errorf("filestore: save: %w", err)
 	}
 	if err := os.Rename(tmp, sh.path(key)); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("filestore: save: %w", err)
+		return false, fmt.Errorf("filestore: save: %w", err)
 	}
-	if !s.noSync {
-		if err := syncDir(sh.dir); err != nil {
-			return fmt.Errorf("filestore: save: %w", err)
-		}
+	if err := s.syncDir(sh.dir); err != nil {
+		return true, fmt.Errorf("filestore: save: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // createTemp creates a temporary file in the shard's directory, creating
@@ -428,10 +507,8 @@ func (s *Store) createTemp(sh *shard) (*os.File, error) {
 			return f, err
 		}
 		if err := os.Mkdir(sh.dir, dirPerm); err == nil {
-			if !s.noSync {
-				if err := syncDir(s.dir); err != nil {
-					return nil, err
-				}
+			if err := s.syncDir(s.dir); err != nil {
+				return nil, err
 			}
 		} else if !errors.Is(err, fs.ErrExist) {
 			return nil, err
@@ -439,12 +516,12 @@ func (s *Store) createTemp(sh *shard) (*os.File, error) {
 	}
 }
 
-// fill writes the header and data of rec to f and, unless NoSync is set,
-// syncs it.
+// fill writes the header, user ID and data of rec to f and, unless NoSync
+// is set, syncs it.
 func (s *Store) fill(f *os.File, rec session.Record) error {
 	if len(rec.Data) <= maxPooledWrite {
 		bp := writeBuffers.Get().(*[]byte)
-		b := appendHeader((*bp)[:0], rec.Expires, rec.Data)
+		b := appendHeader((*bp)[:0], rec.Expires, rec.UserID, rec.Data)
 		b = append(b, rec.Data...)
 		err := s.writeTo(f, b)
 		*bp = b[:0]
@@ -453,8 +530,8 @@ func (s *Store) fill(f *os.File, rec session.Record) error {
 			return err
 		}
 	} else {
-		var h [headerSize]byte
-		if err := s.writeTo(f, appendHeader(h[:0], rec.Expires, rec.Data)); err != nil {
+		h := appendHeader(make([]byte, 0, headerSize+len(rec.UserID)), rec.Expires, rec.UserID, rec.Data)
+		if err := s.writeTo(f, h); err != nil {
 			return err
 		}
 		if err := s.writeTo(f, rec.Data); err != nil {
@@ -475,6 +552,14 @@ func (s *Store) writeTo(f *os.File, b []byte) error {
 		_, err = f.Write(b)
 	}
 	return err
+}
+
+// syncDir fsyncs dir, as the function syncDir does, unless NoSync is set.
+func (s *Store) syncDir(dir string) error {
+	if s.noSync {
+		return nil
+	}
+	return syncDir(dir)
 }
 
 // syncDir fsyncs a directory, making the entries created, renamed or removed

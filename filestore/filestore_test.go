@@ -278,6 +278,12 @@ func TestStore_Closed(t *testing.T) {
 	if err := s.Range(ctx, func(string, session.Record) bool { return true }); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Range after Close = %v", err)
 	}
+	if _, err := s.UserKeys(ctx, "alice"); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("UserKeys after Close = %v", err)
+	}
+	if _, err := s.DeleteUser(ctx, "alice"); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("DeleteUser after Close = %v", err)
+	}
 	// The files stay: another store opens them.
 	again, err := New(s.Dir(), nil)
 	if err != nil {

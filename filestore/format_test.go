@@ -2,10 +2,12 @@ package filestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,39 +19,64 @@ func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 func TestFormat_RoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	exp := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
-	for _, size := range []int{0, 1, 350, readBufSize - headerSize, readBufSize - headerSize + 1, readBufSize, 3 * readBufSize, 1 << 20} {
-		data := bytes.Repeat([]byte{byte(size)}, size)
-		file := encodeFile(exp, data)
-		if len(file) != headerSize+size {
-			t.Fatalf("size %d: file of %d bytes", size, len(file))
-		}
-		h, got, err := decodeFile(file)
-		if err != nil || !bytes.Equal(got, data) || !h.expiresAt().Equal(exp) {
-			t.Fatalf("decodeFile(size %d) = %v, %d bytes, %v", size, h.expiresAt(), len(got), err)
-		}
-		path := filepath.Join(dir, "f")
-		if err := os.WriteFile(path, file, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		h, got, err = readFile(path)
-		if err != nil || !bytes.Equal(got, data) || !h.expiresAt().Equal(exp) {
-			t.Fatalf("readFile(size %d) = %v, %d bytes, %v", size, h.expiresAt(), len(got), err)
-		}
-		if h2, err := readHeader(path); err != nil || h2 != h {
-			t.Fatalf("readHeader(size %d) = %+v, %v; want %+v", size, h2, err, h)
-		}
-		// Every truncation is detected.
-		for _, cut := range []int{0, headerSize - 1, headerSize, len(file) - 1} {
-			if cut < 0 || cut >= len(file) {
-				continue
+	users := []string{"", "alice", "\x00../\xff", strings.Repeat("u", maxUserIDLen)}
+	sizes := []int{0, 1, 350, readBufSize - headerSize, readBufSize - headerSize + 1, readBufSize, 3 * readBufSize, 1 << 20}
+	for _, user := range users {
+		for _, size := range sizes {
+			data := bytes.Repeat([]byte{byte(size)}, size)
+			file := encodeUserFile(exp, user, data)
+			if len(file) != headerSize+len(user)+size {
+				t.Fatalf("size %d: file of %d bytes", size, len(file))
 			}
-			if err := os.WriteFile(path, file[:cut], 0o600); err != nil {
+			h, got, err := decodeFile(file)
+			if err != nil || !bytes.Equal(got, data) || !h.expiresAt().Equal(exp) || h.user != user {
+				t.Fatalf("decodeFile(size %d) = %v, %d bytes, %d-byte user, %v", size, h.expiresAt(), len(got), len(h.user), err)
+			}
+			path := filepath.Join(dir, "f")
+			if err := os.WriteFile(path, file, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := readFile(path); !errors.Is(err, session.ErrCorrupt) {
-				t.Fatalf("size %d cut at %d: readFile = %v, want ErrCorrupt", size, cut, err)
+			h, got, err = readFile(path)
+			if err != nil || !bytes.Equal(got, data) || !h.expiresAt().Equal(exp) || h.user != user {
+				t.Fatalf("readFile(size %d) = %v, %d bytes, %d-byte user, %v", size, h.expiresAt(), len(got), len(h.user), err)
+			}
+			if h2, err := readHeader(path); err != nil || h2 != h {
+				t.Fatalf("readHeader(size %d) = %+v, %v; want %+v", size, h2, err, h)
+			}
+			// Every truncation is detected, by readHeader too while it cuts
+			// into the header or the user ID.
+			for _, cut := range []int{0, headerSize - 1, headerSize, headerSize + len(user)/2, headerSize + len(user), len(file) - 1} {
+				if cut < 0 || cut >= len(file) {
+					continue
+				}
+				if err := os.WriteFile(path, file[:cut], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := readFile(path); !errors.Is(err, session.ErrCorrupt) {
+					t.Fatalf("size %d cut at %d: readFile = %v, want ErrCorrupt", size, cut, err)
+				}
+				if _, err := readHeader(path); cut < headerSize+len(user) && !errors.Is(err, session.ErrCorrupt) {
+					t.Fatalf("size %d cut at %d: readHeader = %v, want ErrCorrupt", size, cut, err)
+				}
 			}
 		}
+	}
+}
+
+// TestFormat_WithoutUserIDUnchanged: a record without an owner is laid out
+// as before the user ID was added, byte for byte.
+func TestFormat_WithoutUserIDUnchanged(t *testing.T) {
+	exp := time.Unix(1700000000, 0)
+	data := []byte("\x01\x00\x80")
+	file := encodeFile(exp, data)
+	want := []byte(magic + "\x01\x00\x00\x00")
+	want = binary.LittleEndian.AppendUint64(want, uint64(exp.UnixNano()))
+	want = binary.LittleEndian.AppendUint32(want, uint32(len(data)))
+	want = binary.LittleEndian.AppendUint32(want, crcOf(data))
+	want = binary.LittleEndian.AppendUint32(want, crcOf(want))
+	want = append(want, data...)
+	if !bytes.Equal(file, want) {
+		t.Errorf("file\n%x\nwant\n%x", file, want)
 	}
 }
 
@@ -60,6 +87,7 @@ func FuzzDecodeFile(f *testing.F) {
 	f.Add(encodeFile(time.Time{}, nil))
 	f.Add([]byte(magic))
 	f.Add([]byte{})
+	f.Add(encodeUserFile(time.Unix(1700000000, 0), "alice", []byte("data")))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, data, err := decodeFile(b)
@@ -67,7 +95,7 @@ func FuzzDecodeFile(f *testing.F) {
 			if !errors.Is(err, session.ErrCorrupt) {
 				t.Fatalf("decodeFile error %v does not wrap ErrCorrupt", err)
 			}
-		} else if again := encodeFile(h.expiresAt(), data); !bytes.Equal(again, b) {
+		} else if again := encodeUserFile(h.expiresAt(), h.user, data); !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", again, b)
 		}
 		if _, herr := parseHeader(b); herr != nil && err == nil {

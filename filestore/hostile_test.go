@@ -19,9 +19,14 @@ import (
 	"github.com/sessionkv/session/storetest"
 )
 
-// encodeFile returns the on-disk form of a record.
+// encodeFile returns the on-disk form of a record without an owner.
 func encodeFile(expires time.Time, data []byte) []byte {
-	return append(appendHeader(nil, expires, data), data...)
+	return encodeUserFile(expires, "", data)
+}
+
+// encodeUserFile returns the on-disk form of a record owned by user.
+func encodeUserFile(expires time.Time, user string, data []byte) []byte {
+	return append(appendHeader(nil, expires, user, data), data...)
 }
 
 // writeRaw puts content at the path of key, bypassing the store.
@@ -116,6 +121,21 @@ func TestStore_CorruptFilesLoadAsMissing(t *testing.T) {
 	hugeLength = append(hugeLength, "tiny"...)
 	futureVersion := bytes.Clone(valid)
 	futureVersion[4] = formatVersion + 1
+	// The same record owned by a user, then damaged in its user ID section.
+	owned := encodeUserFile(live, "alice@example.com", []byte("a perfectly good session record"))
+	resum := func(b []byte) []byte {
+		binary.LittleEndian.PutUint32(b[24:], headerSum(b[:min(len(b), headerSize+int(binary.LittleEndian.Uint16(b[6:])))]))
+		return b
+	}
+	userIDLen := func(n uint16) []byte {
+		b := bytes.Clone(owned)
+		binary.LittleEndian.PutUint16(b[6:], n)
+		return b
+	}
+	userIDFlip := bytes.Clone(owned)
+	userIDFlip[headerSize+2] ^= 0x01
+	reserved := bytes.Clone(owned)
+	reserved[5] = 1
 
 	cases := map[string][]byte{
 		"Garbage":         garbage,
@@ -132,6 +152,15 @@ func TestStore_CorruptFilesLoadAsMissing(t *testing.T) {
 		"FutureVersion":   futureVersion,
 		"TextFile":        []byte("root:x:0:0:root:/root:/bin/sh\n"),
 		"LargeAllGarbage": bytes.Repeat(garbage, 100),
+
+		"UserIDBitFlip":             userIDFlip,
+		"UserIDTruncated":           owned[:headerSize+3],
+		"UserIDLengthOverLimit":     resum(append(userIDLen(maxUserIDLen+1), bytes.Repeat([]byte("u"), maxUserIDLen)...)),
+		"UserIDLengthMax":           userIDLen(0xffff),
+		"UserIDLengthShorter":       userIDLen(5),
+		"UserIDLengthShorterResum":  resum(userIDLen(5)),
+		"UserIDLengthPastFileResum": resum(userIDLen(maxUserIDLen)),
+		"ReservedByteResum":         resum(reserved),
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {

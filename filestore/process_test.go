@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,18 +29,24 @@ const (
 	envChild = "FILESTORE_TEST_CHILD"
 	envIters = "FILESTORE_TEST_ITERS"
 	envBase  = "FILESTORE_TEST_BASE"
+	envKill  = "FILESTORE_TEST_KILL"
 )
 
 // TestHelperProcess is not a test: it is the body of the child processes
-// started by TestMultiProcess and TestCrash, and skips otherwise.
+// started by TestMultiProcess, TestCrash and the user index tests, and skips
+// otherwise.
 func TestHelperProcess(t *testing.T) {
 	switch role := os.Getenv(envRole); role {
 	case "":
-		t.Skip("runs only as a child of TestMultiProcess or TestCrash")
+		t.Skip("runs only as a child of TestMultiProcess, TestCrash or a user index test")
 	case "counter":
 		runCounter(t)
 	case "crash-writer":
 		runCrashWriter(t)
+	case "user-writer":
+		runUserWriter(t)
+	case "marker-crash":
+		runMarkerCrash(t)
 	default:
 		t.Fatalf("unknown role %q", role)
 	}
@@ -234,8 +241,16 @@ func TestMultiProcess(t *testing.T) {
 	t.Logf("%d increments by %d processes; %d lock-free reads and %d sweeps meanwhile", total, children, reads, sweeps)
 }
 
-// Keys the crash writer rewrites.
-var crashKeys = []string{storetest.Key("crash-0"), storetest.Key("crash-1"), storetest.Key("crash-2"), storetest.Key("crash-3")}
+// Keys the crash writer rewrites, and the owners it gives them in turn.
+var (
+	crashKeys  = []string{storetest.Key("crash-0"), storetest.Key("crash-1"), storetest.Key("crash-2"), storetest.Key("crash-3")}
+	crashUsers = []string{"ana", "ben", "chloé"}
+)
+
+// crashOwner is the owner of version v of the i-th crash key: it changes
+// with every version, so that a kill is likely to land between the steps
+// that move a marker.
+func crashOwner(i, v int) string { return crashUsers[(i+v)%len(crashUsers)] }
 
 // versionData is version v of key's record: sizes vary up to 48 KiB so that
 // a cut-short write is likely to land mid-file.
@@ -257,7 +272,7 @@ func runCrashWriter(t *testing.T) {
 	expires := time.Now().Add(24 * time.Hour)
 	for v := base; ; v++ {
 		for i, k := range crashKeys {
-			rec := session.Record{Data: versionData(k, v), Expires: expires}
+			rec := session.Record{Data: versionData(k, v), Expires: expires, UserID: crashOwner(i, v)}
 			if (v+i)%2 == 0 {
 				err = s.Save(ctx, k, rec)
 			} else {
@@ -275,8 +290,10 @@ func runCrashWriter(t *testing.T) {
 
 // TestCrash kills a durable writer with SIGKILL at a random moment, five
 // times over the same directory: each time every session file is a whole
-// version that was written, the store opens and loads them all, and the
-// sweeper clears the orphaned temporary files.
+// version that was written, every session's owner has its marker in the
+// user index, the store opens and loads them all, and the sweeper clears
+// the orphaned temporary files and stale markers, after which UserKeys of
+// each user gives exactly that user's sessions.
 func TestCrash(t *testing.T) {
 	ctx := withTimeout(t, 90*time.Second)
 	dir := t.TempDir()
@@ -315,48 +332,68 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("round %d: writer ended with %v, want killed: %s", round, err, stderr.Bytes())
 		}
 
-		versions, temps := checkCrashDir(t, dir, base)
+		versions, temps, stale := checkCrashDir(t, dir, base)
 		s, err := New(dir, &Options{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range crashKeys {
+		owned := map[string][]string{}
+		for i, k := range crashKeys {
 			rec, err := s.Load(ctx, k)
 			if err != nil {
 				t.Fatalf("round %d: Load after the crash: %v", round, err)
 			}
-			if v := versions[k]; !bytes.Equal(rec.Data, versionData(k, v)) {
+			v := versions[k]
+			if !bytes.Equal(rec.Data, versionData(k, v)) {
 				t.Fatalf("round %d: Load gave other data than the file's version %d", round, v)
 			}
+			if want := crashOwner(i, v); rec.UserID != want {
+				t.Fatalf("round %d: Load gave owner %q, want %q", round, rec.UserID, want)
+			}
+			owned[rec.UserID] = append(owned[rec.UserID], k)
 		}
+		// Sweep first, so that the sweeper, not UserKeys, meets the stale
+		// markers; UserKeys sees through them in TestCrash_MarkerOrdering.
 		if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
 			t.Fatalf("round %d: sweep = %d, %v; want 0 live sessions removed", round, n, err)
 		}
+		for _, u := range crashUsers {
+			if got, want := sortedUserKeys(t, s, u), sorted(owned[u]); !slices.Equal(got, want) {
+				t.Fatalf("round %d: UserKeys(%s) = %d keys, want %d", round, u, len(got), len(want))
+			}
+		}
 		s.Close()
-		if _, after := checkCrashDir(t, dir, base); after != 0 {
-			t.Errorf("round %d: %d temporary files left after the sweep", round, after)
+		if _, after, staleAfter := checkCrashDir(t, dir, base); after != 0 || staleAfter != 0 {
+			t.Errorf("round %d: %d temporary files and %d stale markers left after the sweep", round, after, staleAfter)
 		}
 		vs := make([]int, len(crashKeys))
 		for i, k := range crashKeys {
 			vs[i] = versions[k] - base + 1
 		}
-		t.Logf("round %d: killed during round %v of writes, leaving %d temporary files", round, vs, temps)
+		t.Logf("round %d: killed during round %v of writes, leaving %d temporary files and %d stale markers", round, vs, temps, stale)
 	}
 }
 
 // checkCrashDir checks that every file under dir is a lock file, an
-// orphaned temporary file, or a whole session file holding a version the
-// writer wrote in this round (at least base). It returns the version of each
-// key and the number of temporary files.
-func checkCrashDir(t *testing.T, dir string, base int) (map[string]int, int) {
+// orphaned temporary file, a marker of the user index, or a whole session
+// file holding a version the writer wrote in this round (at least base),
+// and that every session's owner has the session's marker. It returns the
+// version of each key, the number of temporary files and the number of
+// stale markers.
+func checkCrashDir(t *testing.T, dir string, base int) (versions map[string]int, temps, stale int) {
 	t.Helper()
-	versions := map[string]int{}
-	temps := 0
+	versions = map[string]int{}
+	owners := map[string]string{}    // key → hash of its owner
+	markers := map[string][]string{} // key → hashes of the users marking it
 	for _, rel := range tree(t, dir) {
 		parts := strings.Split(filepath.ToSlash(rel), "/")
 		switch {
-		case rel == lockDirName, len(parts) == 1 && len(rel) == 2:
+		case rel == lockDirName, rel == usersDirName, len(parts) == 1 && len(rel) == 2:
 		case len(parts) == 2 && parts[0] == lockDirName && strings.HasSuffix(parts[1], lockSuffix):
+		case len(parts) == 2 && parts[0] == usersDirName && isShardName(parts[1]):
+		case len(parts) == 3 && parts[0] == usersDirName && isKey(parts[2]) && parts[2][:2] == parts[1]:
+		case len(parts) == 4 && parts[0] == usersDirName && isKey(parts[3]):
+			markers[parts[3]] = append(markers[parts[3]], parts[2])
 		case len(parts) == 2 && strings.HasPrefix(parts[1], tmpPrefix):
 			temps++
 		case len(parts) == 2 && isKey(parts[1]) && parts[1][:2] == parts[0]:
@@ -365,10 +402,11 @@ func checkCrashDir(t *testing.T, dir string, base int) (map[string]int, int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, data, err := decodeFile(content)
+			h, data, err := decodeFile(content)
 			if err != nil {
 				t.Fatalf("%s is not a whole version: %v", rel, err)
 			}
+			owners[key] = userHash(h.user)
 			var v int
 			if _, err := fmt.Sscanf(string(data), key[:8]+" v=%d;", &v); err != nil {
 				t.Fatalf("%s holds foreign data %.40q", rel, data)
@@ -384,5 +422,17 @@ func checkCrashDir(t *testing.T, dir string, base int) (map[string]int, int) {
 	if len(versions) != len(crashKeys) {
 		t.Fatalf("%d session files, want %d", len(versions), len(crashKeys))
 	}
-	return versions, temps
+	for key, owner := range owners {
+		if !slices.Contains(markers[key], owner) {
+			t.Fatalf("session %s has no marker in its owner's index directory", key[:8])
+		}
+	}
+	for key, hashes := range markers {
+		for _, h := range hashes {
+			if owners[key] != h {
+				stale++
+			}
+		}
+	}
+	return versions, temps, stale
 }

@@ -31,12 +31,16 @@ const (
 )
 
 // DeleteExpired implements session.Sweeper. It walks the shard directories
-// reading only headers, then, holding each shard's lock, removes expired
-// sessions whose header still says so, temporary and corrupt files older
-// than Options.TempFileGrace, and the shard directory itself if that leaves
-// it empty. It returns the number of expired sessions removed. It may run
-// while this and other processes read and write; an error in one shard
-// does not stop the others, and the first one is returned.
+// reading only headers and user IDs, then, holding each shard's lock,
+// removes expired sessions whose header still says so, with their markers
+// in the user index, temporary and corrupt files older than
+// Options.TempFileGrace, and the shard directory itself if that leaves it
+// empty; it also restores the marker of any live session that lacks one.
+// Then it walks the user index, removing stale markers and emptied user
+// directories. It returns the number of expired sessions removed. It may
+// run while this and other processes read and write; an error in one shard
+// or user directory does not stop the others, and the first one is
+// returned.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
 	var firstErr error
@@ -49,6 +53,12 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
+	}
+	if err := s.check(ctx); err != nil {
+		return n, err
+	}
+	if err := s.sweepIndex(ctx); err != nil && firstErr == nil {
+		firstErr = err
 	}
 	return n, firstErr
 }
@@ -63,6 +73,7 @@ func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
 	}
 	now := s.now()
 	var victims []doomed
+	var unindexed []string
 	var firstErr error
 	for _, e := range entries {
 		name := e.Name()
@@ -73,6 +84,8 @@ func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
 			case err == nil:
 				if h.expired(now) {
 					victims = append(victims, doomed{name, doomedExpired})
+				} else if h.user != "" && !s.hasMarker(h.user, name) {
+					unindexed = append(unindexed, name)
 				}
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, errUnknownVersion):
 			case errors.Is(err, session.ErrCorrupt):
@@ -88,6 +101,11 @@ func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
 			if s.stale(e) {
 				victims = append(victims, doomed{name, doomedTemp})
 			}
+		}
+	}
+	if len(unindexed) > 0 {
+		if _, err := s.reindex(ctx, sh, unindexed); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	if len(victims) == 0 && len(entries) > 0 {
@@ -110,8 +128,9 @@ func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
 }
 
 // removeLocked removes the victims that still deserve it under the shard's
-// lock and, if tryRmdir is set and all of them went, the shard directory. It
-// returns how many expired sessions and how many files in all it removed.
+// lock, with the markers of the expired sessions, and, if tryRmdir is set
+// and all of them went, the shard directory. It returns how many expired
+// sessions and how many files in all it removed.
 func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, tryRmdir bool) (expired, removed int, err error) {
 	if err := s.lock(ctx, sh); err != nil {
 		return 0, 0, err
@@ -120,6 +139,7 @@ func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, t
 	now := s.now()
 	for _, v := range victims {
 		path := sh.path(v.name)
+		owner := ""
 		if v.kind != doomedTemp {
 			// The file may have been rewritten since its header was read.
 			h, err := readHeader(path)
@@ -128,7 +148,7 @@ func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, t
 				if !h.expired(now) {
 					continue
 				}
-				v.kind = doomedExpired
+				v.kind, owner = doomedExpired, h.user
 			case errors.Is(err, fs.ErrNotExist):
 				removed++
 				continue
@@ -144,6 +164,9 @@ func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, t
 		removed++
 		if v.kind == doomedExpired {
 			expired++
+		}
+		if owner != "" {
+			s.dropMarker(owner, v.name)
 		}
 	}
 	if tryRmdir && removed == len(victims) {
