@@ -134,7 +134,9 @@ type Ranger interface {
 // sweeps also removes index entries of records that expired.
 type UserIndexer interface {
 	// UserKeys returns the keys of the live records whose UserID is uid, in
-	// no particular order.
+	// no particular order. The empty uid means "no owner" and is not
+	// indexed: UserKeys("") returns nothing and DeleteUser("") deletes
+	// nothing.
 	UserKeys(ctx context.Context, uid string) ([]string, error)
 	// DeleteUser deletes every record whose UserID is uid and returns how
 	// many live records it deleted.

@@ -512,7 +512,7 @@ func testRanger(t *testing.T, s session.Store) {
 	for i := range 20 {
 		k := Key(fmt.Sprint("range-", i))
 		want[k] = fmt.Sprint("data-", i)
-		mustSave(t, s, k, session.Record{Data: []byte(want[k]), Expires: live()})
+		mustSave(t, s, k, session.Record{Data: []byte(want[k]), Expires: live(), UserID: "u-" + want[k]})
 	}
 	for i := range 5 {
 		mustSave(t, s, Key(fmt.Sprint("range-expired-", i)), session.Record{Data: []byte("old"), Expires: past()})
@@ -523,6 +523,9 @@ func testRanger(t *testing.T, s session.Store) {
 			t.Errorf("Range yielded %s twice", key[:8])
 		}
 		got[key] = string(rec.Data)
+		if rec.UserID != "u-"+string(rec.Data) {
+			t.Errorf("Range: %s has UserID %q, want %q", key[:8], rec.UserID, "u-"+string(rec.Data))
+		}
 		return true
 	})
 	if err != nil {
@@ -605,6 +608,9 @@ func testUserIndex(t *testing.T, s session.Store) {
 	if got := sortedKeys(t, u, "nobody"); len(got) != 0 {
 		t.Errorf("UserKeys(nobody) = %v", got)
 	}
+	if got := sortedKeys(t, u, ""); len(got) != 0 {
+		t.Errorf("UserKeys(\"\") lists %d sessions without an owner; \"\" means no owner", len(got))
+	}
 	// Re-saving under another owner moves the entry; deleting removes it.
 	save("a3", "bob", live())
 	if err := s.Delete(ctx(t), Key("a2")); err != nil {
@@ -644,5 +650,8 @@ func testUserIndex(t *testing.T, s session.Store) {
 	cancel()
 	if _, err := u.UserKeys(c, "alice"); !errors.Is(err, context.Canceled) {
 		t.Errorf("UserKeys with a canceled context = %v", err)
+	}
+	if _, err := u.DeleteUser(c, "carol"); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteUser with a canceled context = %v", err)
 	}
 }
