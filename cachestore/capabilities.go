@@ -1,0 +1,199 @@
+package cachestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sessionkv/session"
+)
+
+// Update implements session.Updater.
+//
+// If the backing store implements session.Updater, fn runs inside its
+// atomic update, as often as the backing store calls it; then the cache
+// takes the record the update wrote, or drops the entry if fn returned an
+// expired record. If the update fails, the entry is dropped and the error
+// returned.
+//
+// Otherwise Update loads the record from the backing store, calls fn once
+// and saves or deletes the result, all under the key's lock in this Store:
+// atomic against every write made through this Store, but not against other
+// processes or other users of the backing store.
+//
+// In both cases fn runs under the key's lock and must not call the Store.
+func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	st := s.stripes.lock(key)
+	defer s.stripes.unlock(st)
+	synced := s.now()
+	var (
+		next session.Record
+		err  error
+	)
+	if s.updater != nil {
+		next, err = s.forwardUpdate(ctx, key, fn)
+	} else {
+		next, err = s.emulateUpdate(ctx, key, fn)
+	}
+	if err != nil {
+		// The update failed, or fn refused it because the record is not what
+		// it expected (say the session was deleted by another process): the
+		// entry may be stale.
+		s.cache.Invalidate(key)
+		return err
+	}
+	s.store(key, next, synced, false)
+	return nil
+}
+
+// errNotCalled reports a backing store whose Update returned success
+// without calling the function.
+var errNotCalled = errors.New("cachestore: the backing store's Update returned without calling the update function")
+
+// forwardUpdate runs fn in the backing store's Update and returns the record
+// it wrote, with data of its own: fn's result may alias cur.Data, which is
+// valid only during the call, or a buffer the caller reuses.
+func (s *Store) forwardUpdate(ctx context.Context, key string, fn session.UpdateFunc) (session.Record, error) {
+	var (
+		last   session.Record
+		buf    []byte
+		called bool
+	)
+	err := s.updater.Update(ctx, key, func(cur session.Record, found bool) (session.Record, error) {
+		next, err := fn(cur, found)
+		if err != nil {
+			return next, err
+		}
+		// Only the last call counts: a store that retries calls fn again.
+		called = true
+		last = next
+		if next.Data != nil {
+			buf = append(buf[:0], next.Data...)
+			last.Data = buf
+		}
+		return next, nil
+	})
+	if err != nil {
+		return session.Record{}, err
+	}
+	if !called {
+		s.log.WarnContext(ctx, errNotCalled.Error(), "key", key)
+		return session.Record{}, errNotCalled
+	}
+	return last, nil
+}
+
+// emulateUpdate is Update for a backing store that is not an Updater. The
+// key's stripe lock must be held.
+func (s *Store) emulateUpdate(ctx context.Context, key string, fn session.UpdateFunc) (session.Record, error) {
+	cur, err := s.backing.Load(ctx, key)
+	found := err == nil
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		return session.Record{}, err
+	}
+	if found && cur.Expired(s.now()) {
+		cur, found = session.Record{}, false
+	}
+	next, err := fn(cur, found)
+	if err != nil {
+		return session.Record{}, err
+	}
+	if next.Expired(s.now()) {
+		return next, s.backing.Delete(ctx, key)
+	}
+	if err := s.backing.Save(ctx, key, next); err != nil {
+		return session.Record{}, err
+	}
+	// fn's data may be cur.Data, which is ours, or a buffer the caller
+	// reuses once Update returns: the cache keeps a copy.
+	if next.Data != nil {
+		next.Data = append([]byte(nil), next.Data...)
+	}
+	return next, nil
+}
+
+// DeleteExpired implements session.Sweeper by forwarding to the backing
+// store's sweep. If the backing store is not a Sweeper it returns 0, nil:
+// expired records are never served from the cache, which drops them by
+// itself, and the backing store must expire its records some other way.
+// The cache itself is not swept: it drops each entry when it expires.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if s.sweeper == nil {
+		return 0, nil
+	}
+	return s.sweeper.DeleteExpired(ctx)
+}
+
+// Range implements session.Ranger by forwarding to the backing store; the
+// cache is neither read nor filled. If the backing store is not a Ranger it
+// returns an error wrapping session.ErrNotSupported.
+func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if s.ranger == nil {
+		return fmt.Errorf("cachestore: range: %w: the backing store does not implement session.Ranger", session.ErrNotSupported)
+	}
+	return s.ranger.Range(ctx, fn)
+}
+
+// UserKeys implements session.UserIndexer by forwarding to the backing
+// store. If the backing store is not a UserIndexer it returns an error
+// wrapping session.ErrNotSupported.
+func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if s.users == nil {
+		return nil, errNoUserIndex("user keys")
+	}
+	return s.users.UserKeys(ctx, uid)
+}
+
+// DeleteUser implements session.UserIndexer by forwarding to the backing
+// store, then drops the user's records from the cache. It holds every key
+// lock of the Store meanwhile, so no write through this Store can put one
+// of them back in the cache: writes through this Store wait for it. If the
+// backing store is not a UserIndexer it returns an error wrapping
+// session.ErrNotSupported.
+func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if s.users == nil {
+		return 0, errNoUserIndex("delete user")
+	}
+	s.stripes.lockAll()
+	defer s.stripes.unlockAll()
+	// While every stripe is held, the cache matches the backing store as far
+	// as writes made here go, so the user's cached records are exactly those
+	// the index lists now.
+	keys, listErr := s.users.UserKeys(ctx, uid)
+	n, err := s.users.DeleteUser(ctx, uid)
+	if listErr != nil {
+		s.dropUser(uid) // no list: find them in the cache
+	}
+	for _, k := range keys {
+		s.cache.Invalidate(k)
+	}
+	return n, err
+}
+
+// dropUser drops the cached records of uid, scanning the whole cache.
+func (s *Store) dropUser(uid string) {
+	for k, e := range s.cache.All() {
+		if e.userID == uid {
+			s.cache.Invalidate(k)
+		}
+	}
+}
+
+func errNoUserIndex(op string) error {
+	return fmt.Errorf("cachestore: %s: %w: the backing store does not implement session.UserIndexer", op, session.ErrNotSupported)
+}

@@ -1,0 +1,100 @@
+// Package cachestore puts a bounded in-process cache in front of any
+// session.Store, like Django's "cached_db" backend: reads are served from
+// memory, while every write still goes to the backing store, which stays the
+// authority.
+//
+// # Basics
+//
+// New wraps a backing store. The cache is write-through: Save, Delete and
+// Update change the backing store first, then the cache (a failed write
+// drops the cache entry instead). It is read-through: a Load that misses
+// reads the backing store and keeps the record. A cached record is never
+// returned once its Expires has passed, nor once it is older than
+// Options.TTL (see Coherence).
+//
+// The cache is bounded by Options.MaxEntries or by Options.MaxBytes, and
+// uses github.com/maypok86/otter/v2, whose W-TinyLFU policy admits a new
+// record only if it is likely to be read more often than the one it would
+// evict, so a burst of one-off sessions (crawlers, sessions created and
+// never reused) does not flush the hot ones.
+//
+// Otter was chosen over github.com/dgraph-io/ristretto/v2 because its
+// writes are synchronous: once Set or Invalidate returns, every reader sees
+// it. Ristretto buffers a Set, applies it later and may drop it: side by
+// side, a ristretto Get right after a Set of the same key missed almost
+// every time, and a few Gets right after a Del still found the value, which
+// would let a Load return a record older than the last Save. Otter also
+// kept more hits on a Zipf-distributed trace of 100,000 sessions with room
+// for 10,000 (79-80% against 73-78%) and served a hit faster (100-140 ns
+// against 165 ns).
+//
+// A cache failure never fails a request: the cache's bookkeeping returns no
+// errors, and what looks wrong (a backing store that returns expired
+// records, a record too large to cache) is logged at Warn level through
+// Options.Logger. Only the backing store's errors reach the caller.
+//
+// # Optional capabilities
+//
+// A Store implements session.Sweeper, session.Updater, session.Ranger and
+// session.UserIndexer whatever the backing store implements, since Go's
+// method sets are static. Each forwards to the backing store when it has the
+// capability:
+//
+//   - Update runs inside the backing store's atomic Update, then the cache
+//     takes the record the update wrote, or drops the entry if the update
+//     removed the session. Without a backing Updater, Update loads, calls
+//     the function and saves under a per-key lock of this Store: it is then
+//     atomic only against writes made through this Store, not against other
+//     processes or other users of the backing store.
+//   - DeleteExpired forwards to the backing store's sweep. Without a backing
+//     Sweeper it returns 0, nil: the cache never serves an expired record
+//     anyway, and the backing store must expire records some other way.
+//   - Range and UserKeys forward without touching the cache. Without the
+//     capability they return an error wrapping session.ErrNotSupported.
+//   - DeleteUser forwards, then drops the cached records of the user (the
+//     keys come from the backing store's index). Without a backing
+//     UserIndexer it returns an error wrapping session.ErrNotSupported.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. A Load that hits the cache takes no
+// lock of this package. Writes of one key are serialized by a striped lock
+// (1024 stripes), held while the backing store is written and the cache
+// updated, so the cache always ends up holding what the last write left in
+// the backing store. A Load that misses reads the backing store without a
+// lock, and keeps what it read only if no write to the same stripe happened
+// in the meantime (each stripe has a write counter), so it can never put an
+// older record back over a newer one. DeleteUser takes every stripe for the
+// duration of the backing store's DeleteUser, which stops writes through
+// this Store for that time. Waiting for a stripe does not observe the
+// context.
+//
+// # Coherence
+//
+// In one process the cache is exact: every write goes through the Store and
+// updates or drops the cache entry under the key's stripe lock, so a Load
+// never returns a record older than the last write that returned before it
+// started.
+//
+// The cache cannot see writes that bypass it: another process sharing a
+// filestore directory, or code using the backing store directly. For them
+// Options.TTL bounds the staleness: a cached record is served only for TTL
+// after it was read from or written to the backing store, so a Load returns
+// a record that the backing store held at most TTL ago. The default, two
+// seconds, covers the burst of requests a page load makes (the page, its
+// XHRs, its redirects) while a logout or "log out everywhere" made through
+// another process is seen here within two seconds. Staleness affects reads
+// only: the engine commits through Update, which goes to the backing store,
+// so a session deleted elsewhere is never brought back (the commit fails
+// with session.ErrSessionInterrupted) and a merge always applies to the
+// current record. A negative TTL serves cached records until they expire or
+// are evicted; use it only when every writer of the backing store goes
+// through this Store, for example over a boltstore, which one process owns.
+//
+// # Durability
+//
+// The cache adds none and takes none away: a write returns only once the
+// backing store has acknowledged it, so a crash loses exactly what the
+// backing store's own durability settings lose, and the cache, which lives
+// in memory, starts empty after a restart.
+package cachestore

@@ -1,0 +1,179 @@
+package cachestore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/cachestore"
+	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/memstore"
+)
+
+// fakeClock is a time source that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// newFakeClock starts at the real time, so that records made with the real
+// clock (the engine's, the backing stores') agree with it.
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// logBuffer is a log sink safe for concurrent use.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// countingStore is a memstore that counts the loads that reach it and can
+// be made to fail its writes.
+type countingStore struct {
+	*memstore.Store
+	loads     atomic.Int64
+	failWrite atomic.Bool
+}
+
+var errInjected = errors.New("injected write failure")
+
+func newCountingStore(now func() time.Time) *countingStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &countingStore{Store: memstore.NewWithClock(now)}
+}
+
+func (c *countingStore) Load(ctx context.Context, key string) (session.Record, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, key)
+}
+
+func (c *countingStore) Save(ctx context.Context, key string, rec session.Record) error {
+	if c.failWrite.Load() {
+		return errInjected
+	}
+	return c.Store.Save(ctx, key, rec)
+}
+
+func (c *countingStore) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	if c.failWrite.Load() {
+		return errInjected
+	}
+	return c.Store.Update(ctx, key, fn)
+}
+
+// bareStore hides every optional capability of the store it holds.
+type bareStore struct{ session.Store }
+
+// coreView shows storetest only the capabilities a cachestore over a bare
+// store really has: Store, Updater (emulated) and io.Closer.
+type coreView struct{ s *cachestore.Store }
+
+func (v coreView) Load(ctx context.Context, key string) (session.Record, error) {
+	return v.s.Load(ctx, key)
+}
+
+func (v coreView) Save(ctx context.Context, key string, rec session.Record) error {
+	return v.s.Save(ctx, key, rec)
+}
+
+func (v coreView) Delete(ctx context.Context, key string) error { return v.s.Delete(ctx, key) }
+
+func (v coreView) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+	return v.s.Update(ctx, key, fn)
+}
+
+func (v coreView) Close() error { return v.s.Close() }
+
+// newCache wraps backing in a Store closed at the end of the test.
+func newCache(t testing.TB, backing session.Store, opts *cachestore.Options) *cachestore.Store {
+	t.Helper()
+	s, err := cachestore.New(backing, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openBolt(t testing.TB, opts *boltstore.Options) *boltstore.Store {
+	t.Helper()
+	b, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func openFiles(t testing.TB, dir string, opts *filestore.Options) *filestore.Store {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	f, err := filestore.New(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func live() time.Time { return time.Now().Add(time.Hour) }
+
+func mustSave(t testing.TB, s session.Store, key string, rec session.Record) {
+	t.Helper()
+	if err := s.Save(context.Background(), key, rec); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+}
+
+func mustLoad(t testing.TB, s session.Store, key string) session.Record {
+	t.Helper()
+	rec, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return rec
+}
+
+func wantNotFound(t testing.TB, s session.Store, key string) {
+	t.Helper()
+	if rec, err := s.Load(context.Background(), key); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load = %q, %v; want ErrNotFound", rec.Data, err)
+	}
+}
