@@ -79,7 +79,7 @@ func startDemo(t *testing.T, env map[string]string) (base string, logs *lockedBu
 }
 
 func TestDemo_SetGetDelFlush(t *testing.T) {
-	for _, engine := range []string{"bolt", "file", "memory", "cookie", "redis"} {
+	for _, engine := range []string{"bolt", "file", "memory", "cookie", "redis", "cached"} {
 		t.Run(engine, func(t *testing.T) {
 			env := map[string]string{"SESSION_ENGINE": engine, "SESSION_FILE_PATH": t.TempDir()}
 			if engine == "redis" {

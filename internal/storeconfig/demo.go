@@ -2,11 +2,13 @@ package storeconfig
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/cookiestore"
 )
 
@@ -25,7 +27,10 @@ const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
 // Engines that only SESSION_ENGINE names (they have no store URL).
 const (
+	// EngineCookie keeps sessions in the cookie (cookiestore).
 	EngineCookie = "cookie"
+	// EngineCached is a cachestore in front of the bolt database.
+	EngineCached = "cached"
 )
 
 // redisSpec is the Spec of SESSION_ENGINE=redis.
@@ -35,6 +40,26 @@ func redisSpec() Spec {
 		u = DefaultRedisURL
 	}
 	return Spec{Engine: SchemeRedis, URL: u}
+}
+
+// openCached opens the bolt database of s (as SESSION_ENGINE=bolt would)
+// behind a cache. The bolt file belongs to this process alone, so the cache
+// needs no staleness bound.
+func openCached(s Spec, o *OpenOptions) (*Opened, error) {
+	bolt, err := openBolt(s, o)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cachestore.New(bolt.Store, &cachestore.Options{TTL: -1, Logger: o.Logger})
+	if err != nil {
+		bolt.Close()
+		return nil, err
+	}
+	return &Opened{
+		Store: st,
+		Where: "a cache in front of the " + bolt.Where,
+		close: func() error { return errors.Join(st.Close(), bolt.Close()) },
+	}, nil
 }
 
 // openCookie opens a cookie store with the secrets of SESSION_SECRET_KEY,

@@ -144,7 +144,7 @@ func SpecFor(engine, filePath string) (Spec, error) {
 	case name == SchemeRedis:
 		s = redisSpec()
 	case filePath == "":
-	case name == SchemeBolt:
+	case name == SchemeBolt || name == EngineCached:
 		s.Path = filepath.Join(filePath, boltstore.DefaultFileName)
 	case name == SchemeFile:
 		s.Path = filePath
@@ -163,7 +163,7 @@ func EnvSpec() (Spec, error) {
 // reading the working directory.
 func (s Spec) Resolve() Spec {
 	switch s.Engine {
-	case SchemeBolt:
+	case SchemeBolt, EngineCached:
 		if s.Path == "" {
 			s.Path = boltstore.DefaultPath()
 		}

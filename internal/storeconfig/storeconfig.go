@@ -91,6 +91,7 @@ var engines = map[string]opener{
 	SchemeFile:   openFile,
 	SchemeRedis:  openRedis,
 	EngineCookie: openCookie,
+	EngineCached: openCached,
 }
 
 func openMemory(Spec, *OpenOptions) (*Opened, error) {

@@ -48,7 +48,7 @@ func TestOpen_DefaultIsBoltInSessionFilePath(t *testing.T) {
 
 func TestOpen_UnknownEngine(t *testing.T) {
 	_, err := Open("mongo", "")
-	if err == nil || !strings.Contains(err.Error(), "bolt, cookie, file, memory, redis") || !strings.Contains(err.Error(), "mongo") {
+	if err == nil || !strings.Contains(err.Error(), "bolt, cached, cookie, file, memory, redis") || !strings.Contains(err.Error(), "mongo") {
 		t.Errorf("Open(unknown) = %v, want an error naming it and the known engines", err)
 	}
 }
