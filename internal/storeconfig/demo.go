@@ -2,8 +2,8 @@ package storeconfig
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
