@@ -1,20 +1,66 @@
 #!/usr/bin/env bash
-# Runs every check and test of sessionkv: formatting, go vet, and the whole
-# test suite under the race detector. This is the README's test command and
-# exactly what CI runs.
+# Runs every check and test of sessionkv: formatting, go vet, staticcheck,
+# the whole test suite under the race detector (real redis-server, real bbolt
+# and file stores, crash, soak and hostile-input suites), the browser tests
+# in headless Chromium, a short fuzzing pass over every parser, and the
+# benchmark suite's quick mode as a smoke test. It installs what the tests
+# need (redis-server, chromium) from the distribution's packages when they
+# are missing. This is the README's test command and exactly what CI runs.
+#
+# Environment: SESSIONKV_FUZZTIME (default 15s per fuzz target);
+# SESSIONKV_SKIP_DEPS=1 to skip the package installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export SESSIONKV_REQUIRE_REDIS=1 SESSIONKV_REQUIRE_BROWSER=1
+fuzztime=${SESSIONKV_FUZZTIME:-15s}
+started=$SECONDS
 
-echo "== gofmt"
-unformatted=$(gofmt -l . | grep -v '^testdata/' || true)
+step() { echo; echo "== $* ($((SECONDS - started))s)"; }
+
+if [ "${SESSIONKV_SKIP_DEPS:-}" != 1 ]; then
+  step "dependencies"
+  ./scripts/redis-deps.sh
+  ./scripts/chromium-deps.sh
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l . | grep -v '/testdata/' || true)
 if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:" >&2
   echo "$unformatted" >&2
   exit 1
 fi
 
-echo "== go vet"
+step "go vet"
 go vet ./...
+for mod in bench e2e; do
+  (cd "$mod" && go vet ./...)
+done
 
-echo "== go test -race"
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...
+
+step "go test -race (library, stores, commands, crash, soak, battery)"
 go test -race -count=1 ./...
+
+step "browser tests (headless Chromium)"
+(cd e2e && go test -race -count=1 ./...)
+
+step "fuzzing, $fuzztime per target"
+fuzz() { # package target
+  go test -run='^$' -fuzz="^$2\$" -fuzztime="$fuzztime" "$1" >/tmp/sessionkv-fuzz.log 2>&1 ||
+    { cat /tmp/sessionkv-fuzz.log; echo "fuzz $2 failed" >&2; exit 1; }
+  echo "$2: $(grep -Eo 'execs: [0-9]+' /tmp/sessionkv-fuzz.log | tail -1)"
+}
+fuzz . FuzzMsgpackDecode
+fuzz . FuzzMsgpackMerge
+fuzz . FuzzDecodeRecord
+fuzz . FuzzValidID
+fuzz ./cookiestore FuzzOpen
+fuzz ./filestore FuzzDecodeFile
+fuzz ./redisstore FuzzDecodeValue
+
+step "benchmark suite, quick mode (smoke test, not a timing gate)"
+(cd bench && go test -race -count=1 ./...)
+
+step "all checks passed in $((SECONDS - started))s"
