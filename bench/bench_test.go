@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -37,10 +39,25 @@ func TestRun_Smoke(t *testing.T) {
 	}
 	for _, c := range contenders() {
 		for _, conc := range plan.Concurrency {
-			if _, ok := res.Find(cycleName(c.name, conc)); !ok {
-				t.Errorf("no result for %s", cycleName(c.name, conc))
+			name := cycleName(c.name, conc)
+			if _, ok := res.Find(name); ok {
+				continue
+			}
+			// Without redis-server, the Redis contenders are reported as
+			// not measured.
+			if reason, ok := res.skipReason(name); !ok || !c.redis || !redisInstalled() {
+				t.Errorf("no result for %s (%q)", name, reason)
 			}
 		}
+	}
+	for _, st := range stores {
+		name := "store/sessionkv-" + st.name + "/load"
+		if _, ok := res.Find(name); !ok && (!st.redis || redisInstalled()) {
+			t.Errorf("no result for %s", name)
+		}
+	}
+	if redisInstalled() != (res.Redis != "") || redisInstalled() == (len(res.Skipped) > 0) {
+		t.Errorf("redis-server installed: %v, but Redis %q, skipped %v", redisInstalled(), res.Redis, res.Skipped)
 	}
 	for _, c := range res.Cases {
 		if c.NsPerOp <= 0 || c.OpsPerSec <= 0 || c.Rounds != plan.Rounds || c.Spread.Min > c.NsPerOp || c.Spread.Max < c.NsPerOp {
@@ -172,6 +189,9 @@ func TestContenders_ServeTheirSessions(t *testing.T) {
 	e := testEnv(t)
 	for _, c := range contenders() {
 		t.Run(c.name, func(t *testing.T) {
+			if c.redis && !redisInstalled() {
+				t.Skip("redis-server is not installed")
+			}
 			s, err := c.new(e, 8)
 			if err != nil {
 				t.Fatal(err)
@@ -203,13 +223,26 @@ func TestCycleOp_ReportsFailedRequests(t *testing.T) {
 	}
 }
 
+// testEnv returns an env whose Redis server, if redis-server is installed,
+// starts on first use and stops at the end of the test.
 func testEnv(t *testing.T) *env {
 	t.Helper()
 	data, err := makeSessionData(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{ctx: t.Context(), dir: t.TempDir(), data: data}
+	e := &env{ctx: t.Context(), dir: t.TempDir(), data: data, redis: newRedisSource("", t.TempDir())}
+	t.Cleanup(func() {
+		if err := e.redis.close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
+func redisInstalled() bool {
+	_, err := exec.LookPath(redisProgram)
+	return err == nil
 }
 
 func TestSpread_CallsEachIndexOnce(t *testing.T) {
@@ -423,5 +456,152 @@ func TestTimeRatio_PairsRounds(t *testing.T) {
 	ours.Spread, peer.Spread = Spread{P25: 10, P75: 40}, Spread{P25: 40, P75: 80}
 	if mid, lo, hi := timeRatio(peer, ours); mid != 2.4 || lo != 1 || hi != 8 {
 		t.Errorf("unpaired timeRatio = %v (%v..%v)", mid, lo, hi)
+	}
+}
+
+// TestRedisSource_StartsAndStopsItsServer checks the server the suite
+// starts: it answers, and is gone, port and process, once closed.
+func TestRedisSource_StartsAndStopsItsServer(t *testing.T) {
+	if !redisInstalled() {
+		t.Skip("redis-server is not installed")
+	}
+	src := newRedisSource("", t.TempDir())
+	url, err := src.URL(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := src.URL(t.Context())
+	if err != nil || again != url {
+		t.Errorf("second URL = %q, %v; want %q", again, err, url)
+	}
+	srv := src.started
+	if !strings.HasPrefix(src.describe(), "Redis ") || !strings.Contains(src.describe(), srv.addr) {
+		t.Errorf("describe() = %q", src.describe())
+	}
+	if err := src.close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.done:
+	default:
+		t.Error("redis-server still running after close")
+	}
+	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections", srv.addr)
+	}
+	if err := src.close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestRedisStores_LeaveNoKeys checks that the Redis contenders delete the
+// keys they wrote, as they must on a server the suite did not start.
+func TestRedisStores_LeaveNoKeys(t *testing.T) {
+	if !redisInstalled() {
+		t.Skip("redis-server is not installed")
+	}
+	e := testEnv(t)
+	for _, c := range contenders() {
+		if !c.redis {
+			continue
+		}
+		s, err := c.new(e, 8)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := spread(16, 4, cycleOp(t.Context(), s, 8)); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := s.close(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+	url, err := e.redisURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := newRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if n, err := client.DBSize(t.Context()).Result(); err != nil || n != 0 {
+		t.Errorf("%d keys left, %v", n, err)
+	}
+}
+
+// TestRun_WithoutRedis runs the Redis cases where there is no redis-server:
+// they are reported as not measured, and the run succeeds.
+func TestRun_WithoutRedis(t *testing.T) {
+	saved := redisProgram
+	redisProgram = "sessionbench-no-such-redis-server"
+	defer func() { redisProgram = saved }()
+	plan, err := PlanFor(Smoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.TempDir = t.TempDir()
+	plan.Filter = regexpMust(t, `^(cycle|store)/(sessionkv-redisstore|scs-redisstore|floor)(/|$)`)
+	res, err := Run(t.Context(), plan, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cases) != len(plan.Concurrency) || res.Redis != "" {
+		t.Errorf("%d cases, Redis %q", len(res.Cases), res.Redis)
+	}
+	want := []Skip{{"sessionkv-redisstore", "no redis-server"}, {"scs-redisstore", "no redis-server"}}
+	if !slices.Equal(res.Skipped, want) {
+		t.Errorf("skipped = %v, want %v", res.Skipped, want)
+	}
+	for _, v := range res.Verdicts {
+		if strings.Contains(v.Ours, "redisstore") && (v.Status != NotMeasured || v.Note != "no redis-server") {
+			t.Errorf("verdict %+v", v)
+		}
+	}
+	var report, table bytes.Buffer
+	WriteReport(&report, res, nil)
+	if err := WriteTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"not measured: no redis-server (informational)", "`scs-redisstore` (no redis-server)"} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, report.String())
+		}
+	}
+	if !strings.Contains(table.String(), "NOT MEASURED  sessionkv-redisstore: no redis-server") {
+		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+// TestRun_GivenRedisURL runs the Redis cases on a server given by URL.
+func TestRun_GivenRedisURL(t *testing.T) {
+	if !redisInstalled() {
+		t.Skip("redis-server is not installed")
+	}
+	src := newRedisSource("", t.TempDir())
+	defer src.close()
+	url, err := src.URL(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := PlanFor(Smoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.TempDir = t.TempDir()
+	plan.RedisURL = url + "/3"
+	plan.Filter = regexpMust(t, `^cycle/(sessionkv-redisstore|scs-redisstore)/c=1$`)
+	res, err := Run(t.Context(), plan, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cases) != 2 || len(res.Skipped) != 0 || !strings.Contains(res.Redis, src.started.addr+"/3") {
+		t.Errorf("%d cases, skipped %v, Redis %q", len(res.Cases), res.Skipped, res.Redis)
+	}
+	if _, err := Run(t.Context(), Plan{Mode: Smoke, Rounds: 1, RoundTime: time.Millisecond, Sessions: 1,
+		Concurrency: []int{1}, TempDir: t.TempDir(), Filter: plan.Filter,
+		RedisURL: "redis://127.0.0.1:1"}, testWriter{t}); err == nil {
+		t.Error("a Redis URL where no server answers did not fail the run")
 	}
 }

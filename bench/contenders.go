@@ -9,15 +9,19 @@ import (
 	"path/filepath"
 	"time"
 
+	scsredisstore "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	scsmemstore "github.com/alexedwards/scs/v2/memstore"
+	redigo "github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/cookiestore"
 	"github.com/sessionkv/session/filestore"
 	"github.com/sessionkv/session/memstore"
+	"github.com/sessionkv/session/redisstore"
 )
 
 // A store is one of sessionkv's stores, in one configuration. Each one is
@@ -30,6 +34,9 @@ type store struct {
 	sized bool
 	// filePerSession: the size cases stop at Plan.FileStoreMaxSize.
 	filePerSession bool
+	// redis: it needs the run's Redis server, and is not measured without
+	// one.
+	redis bool
 }
 
 // stores lists sessionkv's stores. A new store is one entry here.
@@ -37,8 +44,11 @@ var stores = []store{
 	{name: "memstore", sized: true, open: func(*env) (session.Store, error) { return memstore.New(), nil }},
 	{name: "boltstore-durable", open: openBolt(false)},
 	{name: "boltstore-nosync", sized: true, open: openBolt(true)},
+	{name: "cachestore-boltstore-durable", open: openCached(openBolt(false))},
+	{name: "cachestore-boltstore-nosync", open: openCached(openBolt(true))},
 	{name: "filestore-durable", open: openFiles(false)},
 	{name: "filestore-nosync", sized: true, filePerSession: true, open: openFiles(true)},
+	{name: "redisstore", redis: true, open: openRedis},
 }
 
 // peers lists the request-cycle contenders that are not a server-side
@@ -48,6 +58,7 @@ var peers = []contender{
 	{name: "sessionkv-cookiestore", library: "sessionkv", new: newCookiestore(nil)},
 	{name: "sessionkv-cookiestore-nocompress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{NoCompression: true})},
 	{name: "scs-memstore", library: "scs", sized: true, new: newSCSMemstore},
+	{name: "scs-redisstore", library: "scs", redis: true, new: newSCSRedisstore},
 	{name: "gorilla-cookiestore", library: "gorilla", new: newGorillaCookieStore},
 	{name: "gorilla-filesystemstore", library: "gorilla", new: newGorillaFilesystemStore},
 }
@@ -72,6 +83,61 @@ func openFiles(noSync bool) func(e *env) (session.Store, error) {
 	}
 }
 
+// openCached returns the opener of a cachestore, with its default options,
+// in front of the store open returns. Closing it closes both.
+func openCached(open func(e *env) (session.Store, error)) func(e *env) (session.Store, error) {
+	return func(e *env) (session.Store, error) {
+		backing, err := open(e)
+		if err != nil {
+			return nil, err
+		}
+		s, err := cachestore.New(backing, nil)
+		if err != nil {
+			return nil, errors.Join(err, closeStore(backing))
+		}
+		return cachedStore{s}, nil
+	}
+}
+
+// cachedStore is a cachestore that owns its backing store.
+type cachedStore struct{ *cachestore.Store }
+
+func (s cachedStore) Close() error {
+	return errors.Join(s.Store.Close(), closeStore(s.Backing()))
+}
+
+// openRedis opens a redisstore on the run's Redis server, through a client
+// of its own and under a key prefix of its own. Closing it deletes its keys
+// and closes the client.
+func openRedis(e *env) (session.Store, error) {
+	url, err := e.redisURL()
+	if err != nil {
+		return nil, err
+	}
+	client, err := newRedisClient(url)
+	if err != nil {
+		return nil, err
+	}
+	prefix := e.redisPrefix("redisstore")
+	s, err := redisstore.New(client, &redisstore.Options{Prefix: prefix})
+	if err != nil {
+		return nil, errors.Join(err, client.Close())
+	}
+	return ownedRedisStore{Store: s, release: func() error {
+		return errors.Join(dropRedisKeys(e.ctx, url, prefix), client.Close())
+	}}, nil
+}
+
+// ownedRedisStore is a redisstore that owns its client and its keys.
+type ownedRedisStore struct {
+	*redisstore.Store
+	release func() error
+}
+
+func (s ownedRedisStore) Close() error {
+	return errors.Join(s.Store.Close(), s.release())
+}
+
 // closeStore closes a store that has a Close method.
 func closeStore(s session.Store) error {
 	if c, ok := s.(io.Closer); ok {
@@ -90,6 +156,9 @@ type contender struct {
 	// fill them quickly.
 	sized          bool
 	filePerSession bool
+	// redis: it needs the run's Redis server, and is not measured without
+	// one.
+	redis bool
 	// new returns a subject holding n copies of the realistic session.
 	new func(e *env, n int) (*subject, error)
 }
@@ -109,7 +178,7 @@ func contenders() []contender {
 	all := []contender{{name: "floor", library: "none", new: newFloor}}
 	for _, s := range stores {
 		all = append(all, contender{name: "sessionkv-" + s.name, library: "sessionkv",
-			sized: s.sized, filePerSession: s.filePerSession, new: newSessionkv(s.open)})
+			sized: s.sized, filePerSession: s.filePerSession, redis: s.redis, new: newSessionkv(s.open)})
 	}
 	return append(all, peers...)
 }
@@ -204,11 +273,44 @@ func newCookiestore(opts *cookiestore.Options) func(e *env, n int) (*subject, er
 }
 
 // newSCSMemstore runs scs's LoadAndSave middleware over its memstore (with
-// its default gob codec). One session is made through the middleware; the
-// store is then filled with copies of its bytes under the fixed IDs.
+// its default gob codec).
 func newSCSMemstore(_ *env, sessions int) (*subject, error) {
-	registerGob()
 	store := scsmemstore.NewWithCleanupInterval(0) // no goroutine to stop
+	return newSCS(store, sessions, func() error { return nil })
+}
+
+// newSCSRedisstore runs scs's LoadAndSave middleware over its Redis store,
+// on the run's Redis server, through a redigo pool of as many connections as
+// sessionkv's redisstore gets, under a key prefix of its own.
+func newSCSRedisstore(e *env, sessions int) (*subject, error) {
+	url, err := e.redisURL()
+	if err != nil {
+		return nil, err
+	}
+	pool := &redigo.Pool{
+		MaxIdle:   redisPoolSize,
+		MaxActive: redisPoolSize,
+		Wait:      true,
+		Dial: func() (redigo.Conn, error) {
+			return redigo.DialURL(url, redigo.DialConnectTimeout(redisTimeout),
+				redigo.DialReadTimeout(redisTimeout), redigo.DialWriteTimeout(redisTimeout))
+		},
+	}
+	prefix := e.redisPrefix("scs")
+	release := func() error { return errors.Join(dropRedisKeys(e.ctx, url, prefix), pool.Close()) }
+	s, err := newSCS(scsredisstore.NewWithPrefix(pool, prefix), sessions, release)
+	if err != nil {
+		return nil, errors.Join(err, release())
+	}
+	return s, nil
+}
+
+// newSCS runs scs's LoadAndSave middleware over store (with its default gob
+// codec). One session is made through the middleware; the store is then
+// filled with copies of its bytes under the fixed IDs. The subject's close
+// calls release.
+func newSCS(store scs.Store, sessions int, release func() error) (*subject, error) {
+	registerGob()
 	sm := scs.New()
 	sm.Store = store
 	seed := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -243,7 +345,7 @@ func newSCSMemstore(_ *env, sessions int) (*subject, error) {
 	return &subject{
 		handler: h,
 		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: sm.Cookie.Name, Value: sessionID(j)} },
-		close:   func() error { return nil },
+		close:   release,
 	}, nil
 }
 

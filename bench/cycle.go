@@ -81,6 +81,12 @@ func (r *runner) cycleGroup() (err error) {
 			if !r.plan.wants(name) {
 				continue
 			}
+			if ok, err := r.available(c.name, c.redis); err != nil || !ok {
+				if err != nil {
+					return fmt.Errorf("bench: %s: %w", c.name, err)
+				}
+				continue
+			}
 			if ops[c.name] == nil {
 				s, err := c.new(r.env, r.plan.Sessions)
 				if err != nil {
@@ -122,7 +128,14 @@ func (r *runner) sizeGroup() error {
 func (r *runner) sizeGroupOf(n int) (err error) {
 	var picked []contender
 	for _, c := range contenders() {
-		if c.sized && (!c.filePerSession || n <= r.plan.FileStoreMaxSize) && r.plan.wants(sizeName(c.name, n)) {
+		if !c.sized || (c.filePerSession && n > r.plan.FileStoreMaxSize) || !r.plan.wants(sizeName(c.name, n)) {
+			continue
+		}
+		ok, err := r.available(c.name, c.redis)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", c.name, err)
+		}
+		if ok {
 			picked = append(picked, c)
 		}
 	}

@@ -104,12 +104,13 @@ func makeSessionData(ctx context.Context) (*sessionData, error) {
 }
 
 // env is what the cases of one run share: a context, a directory for their
-// files and the realistic session.
+// files, the realistic session and the Redis server.
 type env struct {
-	ctx  context.Context
-	dir  string
-	data *sessionData
-	seq  atomic.Int64
+	ctx   context.Context
+	dir   string
+	data  *sessionData
+	redis *redisSource // nil: no Redis server
+	seq   atomic.Int64
 }
 
 // tempDir returns a new directory under the run's directory.
@@ -119,6 +120,19 @@ func (e *env) tempDir(name string) (string, error) {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	return dir, nil
+}
+
+// redisURL returns the URL of the run's Redis server, starting it on the
+// first call if the suite runs its own; an error wrapping errNoRedis means
+// there is none.
+func (e *env) redisURL() (string, error) {
+	return e.redis.URL(e.ctx)
+}
+
+// redisPrefix returns a key prefix of its own for one Redis store, so that
+// the stores of a run, and of runs sharing a server, never meet.
+func (e *env) redisPrefix(name string) string {
+	return fmt.Sprintf("sessionbench:%d:%s-%d:", os.Getpid(), name, e.seq.Add(1))
 }
 
 // sub returns an env whose files go to a new directory under e's, and a
@@ -134,7 +148,7 @@ func (e *env) sub(name string) (*env, func() error, error) {
 		}
 		return nil
 	}
-	return &env{ctx: e.ctx, dir: dir, data: e.data}, remove, nil
+	return &env{ctx: e.ctx, dir: dir, data: e.data, redis: e.redis}, remove, nil
 }
 
 // fillWorkers is how many goroutines fill a store: with group commit, the

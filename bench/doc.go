@@ -29,6 +29,13 @@
 // (targets.go); a target whose case does not exist yet is reported as not
 // measured.
 //
+// # Redis
+//
+// The Redis contenders share one server: the one at Plan.RedisURL, or a
+// redis-server the run starts for itself (free loopback port, temporary
+// directory, no persistence) and stops before Run returns. Without either,
+// they are listed in Results.Skipped as not measured, and the run goes on.
+//
 // # Caveats
 //
 // Allocations are read from runtime.MemStats around each round, so cases

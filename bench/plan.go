@@ -24,8 +24,8 @@ const (
 	Full Mode = "full"
 )
 
-// Plan says how much of each case to run. Every field must be set; start
-// from PlanFor.
+// Plan says how much of each case to run. Every field but TempDir, Filter
+// and RedisURL must be set; start from PlanFor.
 type Plan struct {
 	// Mode is the preset the plan started from, shown in the report.
 	Mode Mode
@@ -56,6 +56,13 @@ type Plan struct {
 	TempDir string
 	// Filter, when not nil, selects the cases to run by name.
 	Filter *regexp.Regexp
+	// RedisURL is the Redis server of the Redis cases, such as
+	// "redis://127.0.0.1:6379/0". Empty, the suite starts its own
+	// redis-server if one is on PATH, and stops it when the run ends;
+	// without one, the Redis cases are reported as not measured. The
+	// cases write keys under a prefix of their own ("sessionbench:") and
+	// delete them when done.
+	RedisURL string
 }
 
 // PlanFor returns the preset plan of a mode.

@@ -67,7 +67,17 @@ func WriteTable(w io.Writer, res *Results) error {
 	}
 	fmt.Fprintln(w)
 	for _, v := range res.Verdicts {
-		fmt.Fprintf(w, "%-13s %s: %s\n", strings.ToUpper(string(v.Status)), v.Title, measured(v))
+		info := ""
+		if v.Informational {
+			info = " [informational]"
+		}
+		fmt.Fprintf(w, "%-13s %s%s: %s\n", strings.ToUpper(string(v.Status)), v.Title, info, measured(v))
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(w, "%-13s %s: %s\n", strings.ToUpper(string(NotMeasured)), s.Contender, s.Reason)
+	}
+	if res.Redis != "" {
+		fmt.Fprintf(w, "Redis cases: %s\n", res.Redis)
 	}
 	return nil
 }
@@ -170,6 +180,16 @@ func (r *reportWriter) header() {
 	if m.LoadAvg != "" {
 		r.p("Load averages (1, 5, 15 min) when it started: %s.", m.LoadAvg)
 	}
+	if r.res.Redis != "" {
+		r.p("The Redis contenders shared one server: %s, on the same machine as the suite.", r.res.Redis)
+	}
+	if len(r.res.Skipped) > 0 {
+		var skipped []string
+		for _, s := range r.res.Skipped {
+			skipped = append(skipped, fmt.Sprintf("`%s` (%s)", s.Contender, s.Reason))
+		}
+		r.p("Not measured: %s.", strings.Join(skipped, ", "))
+	}
 	r.p("")
 	r.p("Times are medians over the rounds, with the first and third quartiles (p25–p75). " +
 		"With several clients, time/op is the round's duration divided by the ops completed, the inverse of the throughput. " +
@@ -190,6 +210,7 @@ func (r *reportWriter) targets() {
 	r.p("## Targets")
 	r.p("")
 	var rows [][]string
+	informational := false
 	for _, v := range r.res.Verdicts {
 		status := string(v.Status)
 		switch v.Status {
@@ -197,6 +218,10 @@ func (r *reportWriter) targets() {
 			status = "**missed**"
 		case NotMeasured:
 			status = "not measured: " + v.Note
+		}
+		if v.Informational {
+			status += " (informational)"
+			informational = true
 		}
 		m := "–"
 		if v.Status != NotMeasured {
@@ -210,6 +235,11 @@ func (r *reportWriter) targets() {
 	}
 	r.alignedTable([]string{"Target", "Measured (" + string(TimePerOp) + " or " + string(AllocsPerOp) + " ratio)",
 		"Required", "Status"}, "lrrl", rows)
+	if informational {
+		r.p("Lines marked informational compare sessionkv with a peer where the project has set itself no goal: " +
+			"they are there to be read, not to be met.")
+		r.p("")
+	}
 }
 
 // resultRow is the common columns of a case.
@@ -239,7 +269,9 @@ func (r *reportWriter) cycles() {
 	r.p("One HTTP request through each library's middleware, in process, to a minimal ResponseWriter: load the " +
 		"realistic 10-key session by its cookie, read the int `counter`, write it back incremented, commit. " +
 		"`floor` is the same harness without any session. Each contender holds the same number of sessions and " +
-		"the clients go through them in turn.")
+		"the clients go through them in turn. The Redis contenders (sessionkv's redisstore through go-redis, " +
+		"scs's redisstore through redigo) use the same Redis server, each with a pool of up to " +
+		fmt.Sprint(redisPoolSize) + " connections; that server runs on the same cores as the suite.")
 	r.p("")
 	r.chart(ThroughputChart, "Requests per second by contender and number of clients")
 	var ours, theirs []string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,32 @@ type Results struct {
 	Cases []Result `json:"cases"`
 	// Verdicts holds the outcome of each target, as Check returns them.
 	Verdicts []Verdict `json:"targets"`
+	// Skipped lists the contenders the run could not measure, and why.
+	Skipped []Skip `json:"not_measured,omitempty"`
+	// Redis describes the Redis server of the Redis cases, "" if none ran.
+	Redis string `json:"redis,omitempty"`
+}
+
+// Skip is a contender that was not measured.
+type Skip struct {
+	Contender string `json:"contender"`
+	// Reason says why, such as "no redis-server".
+	Reason string `json:"reason"`
+}
+
+// skipReason returns why the contender of the case named name was not
+// measured, if it was not.
+func (r *Results) skipReason(name string) (string, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) < 2 {
+		return "", false
+	}
+	for _, s := range r.Skipped {
+		if s.Contender == parts[1] {
+			return s.Reason, true
+		}
+	}
+	return "", false
 }
 
 // Find returns the result of the case with the given name.

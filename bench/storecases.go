@@ -34,6 +34,12 @@ func (r *runner) storeGroup() (err error) {
 		if !r.plan.wants(load) && !r.plan.wants(save) {
 			continue
 		}
+		if ok, err := r.available(contender, st.redis); err != nil || !ok {
+			if err != nil {
+				return fmt.Errorf("bench: %s: %w", contender, err)
+			}
+			continue
+		}
 		s, err := st.open(r.env)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", contender, err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -15,6 +17,7 @@ type runner struct {
 	env      *env
 	progress io.Writer
 	results  []Result
+	skipped  []Skip
 }
 
 // group is one set of cases measured together.
@@ -57,7 +60,15 @@ func Run(ctx context.Context, plan Plan, progress io.Writer) (res *Results, err 
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{plan: &plan, env: &env{ctx: ctx, dir: dir, data: data}, progress: progress}
+	// The Redis server, if the suite starts one, lives in the run's
+	// directory and stops before that is removed.
+	redis := newRedisSource(plan.RedisURL, filepath.Join(dir, "redis"))
+	defer func() {
+		if stopErr := redis.close(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+	}()
+	r := &runner{plan: &plan, env: &env{ctx: ctx, dir: dir, data: data, redis: redis}, progress: progress}
 	for _, g := range groups {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -71,7 +82,8 @@ func Run(ctx context.Context, plan Plan, progress io.Writer) (res *Results, err 
 	}
 	res = &Results{
 		Machine: machine, Mode: plan.Mode, Rounds: plan.Rounds, RoundTime: plan.RoundTime,
-		Started: started, Elapsed: time.Since(started), Cases: r.results,
+		Started: started, Elapsed: time.Since(started), Cases: r.results, Skipped: r.skipped,
+		Redis: redis.describe(),
 	}
 	res.Verdicts = Check(res)
 	return res, nil
@@ -98,4 +110,25 @@ func (r *runner) closeAll(closers []func() error) error {
 		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
+}
+
+// available reports whether a contender can run: one that needs Redis
+// cannot when the run has no Redis server, and is then recorded as not
+// measured. Any other failure to reach the server is an error.
+func (r *runner) available(contender string, needsRedis bool) (bool, error) {
+	if !needsRedis {
+		return true, nil
+	}
+	_, err := r.env.redisURL()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errNoRedis):
+		if !slices.ContainsFunc(r.skipped, func(s Skip) bool { return s.Contender == contender }) {
+			r.skipped = append(r.skipped, Skip{Contender: contender, Reason: errNoRedis.Error()})
+			fmt.Fprintf(r.progress, "  %s: not measured: %v\n", contender, err)
+		}
+		return false, nil
+	}
+	return false, err
 }

@@ -8,6 +8,11 @@
 //	go run ./cmd/sessionbench -mode full       # the figures to publish, a few minutes
 //	go run ./cmd/sessionbench -mode full -publish
 //
+// The Redis cases run on a redis-server the command starts for the run (on
+// a free loopback port, without persistence, stopped at the end) when one
+// is on PATH, or on the server given with -redis URL; without either they
+// are reported as not measured.
+//
 // It prints a table, then writes results.json, report.md and PNG charts to
 // the output directory (default: the bench module's results directory).
 // With -publish it also writes them to docs/bench beside the module, the
@@ -21,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +67,7 @@ type options struct {
 	tmp        string
 	quiet      bool
 	from       string
+	redis      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -77,6 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sizes, "sizes", "", "comma-separated store sizes of the size cases (default: the mode's)")
 	fs.StringVar(&o.tmp, "tmp", "", "directory for the stores' files; the durable cases measure its disk (default: the temp dir)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+	fs.StringVar(&o.redis, "redis", "", "URL of the Redis server of the Redis cases, e.g. redis://127.0.0.1:6379/0 "+
+		"(default: start a redis-server from PATH for the run; without one they are not measured)")
 	fs.StringVar(&o.from, "from", "", "instead of running, write the table, report and charts again from this results.json")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -116,6 +125,12 @@ func (o *options) plan() (bench.Plan, error) {
 			return p, fmt.Errorf("-run: %w", err)
 		}
 		p.Filter = re
+	}
+	if o.redis != "" {
+		if u, err := url.Parse(o.redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return p, fmt.Errorf("-redis: want a URL such as redis://127.0.0.1:6379/0, not %q", o.redis)
+		}
+		p.RedisURL = o.redis
 	}
 	p.TempDir = o.tmp
 	return p, nil

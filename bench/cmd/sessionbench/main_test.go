@@ -43,6 +43,8 @@ func TestRun_RejectsBadFlags(t *testing.T) {
 		{"-mode", "fast"},
 		{"-run", "("},
 		{"-sizes", "10,x"},
+		{"-redis", "127.0.0.1:6379"},
+		{"-redis", "http://127.0.0.1:6379"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -53,13 +55,13 @@ func TestRun_RejectsBadFlags(t *testing.T) {
 }
 
 func TestOptions_Plan(t *testing.T) {
-	o := &options{mode: "quick", rounds: 3, sizes: "100, 20000", filter: "^size/"}
+	o := &options{mode: "quick", rounds: 3, sizes: "100, 20000", filter: "^size/", redis: "redis://127.0.0.1:6380/2"}
 	p, err := o.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Rounds != 3 || len(p.StoreSizes) != 2 || p.StoreSizes[1] != 20000 || p.FileStoreMaxSize < 20000 ||
-		p.Filter == nil || !p.Filter.MatchString("size/x") {
+		p.Filter == nil || !p.Filter.MatchString("size/x") || p.RedisURL != "redis://127.0.0.1:6380/2" {
 		t.Errorf("plan = %+v", p)
 	}
 }
