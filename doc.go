@@ -28,13 +28,16 @@
 //
 // # Stores
 //
-// A Store has three methods: Load, Save and Delete of a Record (encoded data
-// plus expiry) under a key. Optional interfaces add powers the engine uses
-// when present: Sweeper (the background sweeper removes expired records),
-// Updater (atomic read-modify-write, which makes the no-resurrection check
-// atomic), Ranger (iteration for tools) and io.Closer. The memstore package
-// keeps sessions in memory; package storetest is the conformance suite every
-// store runs.
+// A Store has three methods: Load, Save and Delete of a Record (encoded data,
+// expiry and owner) under a key. Optional interfaces add powers the engine
+// uses when present: Sweeper (the background sweeper removes expired
+// records), Updater (atomic read-modify-write: merged commits and the
+// no-resurrection check), Ranger (iteration for tools), UserIndexer
+// (per-user listing and revocation), Sealer (the session lives in the
+// cookie) and io.Closer. This module's stores: boltstore (the embedded
+// default), filestore, redisstore, cachestore (a cache in front of any
+// store), cookiestore and memstore. Package storetest is the conformance
+// suite every server-side store runs.
 //
 // Records are stored under StoreKey(id), the SHA-256 of the ID, so a leaked
 // store holds no usable cookie and no store ever sees client input as a key.
