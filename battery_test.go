@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,47 +21,17 @@ import (
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/cookiestore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 )
-
-// fakeClock is shared by an engine and its store.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// lockedBuffer collects log lines written by handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // rig is one store behind an engine, with everything the battery checks.
 type rig struct {
 	name   string
 	store  session.Store
 	engine *session.Engine
-	clock  *fakeClock
-	logs   *lockedBuffer
+	clock  *testkit.Clock // shared by the engine and its store
+	logs   *testkit.LogBuffer
 	parent string // a directory holding the store's directory, if it has one
 	server bool   // keeps records server-side (stored-record attacks apply)
 }
@@ -73,9 +42,9 @@ var oldCookieKey = bytes.Repeat([]byte("retired-key-"), 3)
 func rigs(t *testing.T) []*rig {
 	t.Helper()
 	var out []*rig
-	add := func(name string, server bool, parent string, open func(c *fakeClock, log *slog.Logger) session.Store) {
-		c := &fakeClock{now: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}
-		logs := &lockedBuffer{}
+	add := func(name string, server bool, parent string, open func(c *testkit.Clock, log *slog.Logger) session.Store) {
+		c := testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+		logs := &testkit.LogBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		st := open(c, log)
 		opts := session.DefaultOptions()
@@ -87,9 +56,9 @@ func rigs(t *testing.T) []*rig {
 		t.Cleanup(func() { e.Close() })
 		out = append(out, &rig{name: name, store: st, engine: e, clock: c, logs: logs, parent: parent, server: server})
 	}
-	add("memstore", true, "", func(c *fakeClock, _ *slog.Logger) session.Store { return memstore.NewWithClock(c.Now) })
+	add("memstore", true, "", func(c *testkit.Clock, _ *slog.Logger) session.Store { return memstore.NewWithClock(c.Now) })
 	boltParent := t.TempDir()
-	add("boltstore", true, boltParent, func(c *fakeClock, log *slog.Logger) session.Store {
+	add("boltstore", true, boltParent, func(c *testkit.Clock, log *slog.Logger) session.Store {
 		s, err := boltstore.Open(filepath.Join(boltParent, "store", "sessions.db"), &boltstore.Options{Now: c.Now, Logger: log})
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +67,7 @@ func rigs(t *testing.T) []*rig {
 		return s
 	})
 	fileParent := t.TempDir()
-	add("filestore", true, fileParent, func(c *fakeClock, log *slog.Logger) session.Store {
+	add("filestore", true, fileParent, func(c *testkit.Clock, log *slog.Logger) session.Store {
 		s, err := filestore.New(filepath.Join(fileParent, "store"), &filestore.Options{Now: c.Now, Logger: log})
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +75,7 @@ func rigs(t *testing.T) []*rig {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
-	add("cookiestore", false, "", func(c *fakeClock, log *slog.Logger) session.Store {
+	add("cookiestore", false, "", func(c *testkit.Clock, log *slog.Logger) session.Store {
 		s, err := cookiestore.NewWithOptions(&cookiestore.Options{Now: c.Now, Logger: log},
 			bytes.Repeat([]byte("current-key-"), 3), oldCookieKey)
 		if err != nil {
@@ -292,7 +261,7 @@ func TestBattery_FullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.(interface{ Close() error }).Close()
-			logs := &lockedBuffer{}
+			logs := &testkit.LogBuffer{}
 			opts := session.DefaultOptions()
 			opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			opts.SweepInterval = -1

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 type role string
@@ -260,29 +262,12 @@ func mustNormalize(tb testing.TB, m map[string]any) map[string]any {
 	return n.(map[string]any)
 }
 
-// realisticSession is the 10-key session of the benchmarks: what a web
-// application typically keeps for a logged-in user.
-func realisticSession() map[string]any {
-	return map[string]any{
-		"_auth_user_id":      "8412",
-		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash":    "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
-		"username":           "sonam.rathore",
-		"counter":            int64(17),
-		"cart":               []any{"sku-1042", "sku-2211", "sku-0007"},
-		"last_login":         time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
-		"theme":              "dark",
-		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
-		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
-	}
-}
-
 // BenchmarkCodec_RoundTrip encodes and decodes the realistic session with
 // each codec, and with encoding/gob and encoding/json used directly as a
 // session library would (gob needs a fresh encoder per record, since each
 // record must decode on its own).
 func BenchmarkCodec_RoundTrip(b *testing.B) {
-	values := mustNormalize(b, realisticSession())
+	values := mustNormalize(b, testkit.TenKeys())
 	gob.Register(map[string]any{})
 	gob.Register([]any{})
 	gob.Register(time.Time{})
@@ -347,7 +332,7 @@ func BenchmarkCodec_RoundTrip(b *testing.B) {
 }
 
 func BenchmarkMsgpackCodec_Encode(b *testing.B) {
-	values := mustNormalize(b, realisticSession())
+	values := mustNormalize(b, testkit.TenKeys())
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
@@ -356,7 +341,7 @@ func BenchmarkMsgpackCodec_Encode(b *testing.B) {
 }
 
 func BenchmarkMsgpackCodec_Decode(b *testing.B) {
-	values := mustNormalize(b, realisticSession())
+	values := mustNormalize(b, testkit.TenKeys())
 	data, _ := MsgpackCodec{}.Encode(nil, values)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -5,27 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 )
-
-// tenKeys is the realistic 10-key session of the benchmarks.
-func tenKeys() map[string]any {
-	return map[string]any{
-		"_auth_user_id":      "8412",
-		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash":    "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
-		"username":           "sonam.rathore",
-		"counter":            17,
-		"cart":               []any{"sku-1042", "sku-2211", "sku-0007"},
-		"last_login":         time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
-		"theme":              "dark",
-		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
-		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
-	}
-}
 
 // counterHandler is the benchmark's request: read an int, write it back.
 var counterHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +40,7 @@ func BenchmarkMiddleware_RequestCycle(b *testing.B) {
 		}
 		defer engine.Close()
 		s, _ := engine.Load(context.Background(), "")
-		s.Update(tenKeys())
+		s.Update(testkit.TenKeys())
 		if err := engine.Save(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}

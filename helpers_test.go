@@ -9,51 +9,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
-// clock is a fake time source for engine and store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is a log sink safe for the concurrent writes of handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// newClock returns the fake time source an engine and its store share.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 type testEnv struct {
 	engine *Engine
 	store  *mapStore
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testkit.Clock
+	logs   *testkit.LogBuffer
 }
 
 // newEnv returns an engine on a memstore sharing a fake clock; edit changes
@@ -62,7 +29,7 @@ func newEnv(t testing.TB, edit func(*Options)) *testEnv {
 	t.Helper()
 	c := newClock()
 	st := newMapStore(c.Now)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	opts := DefaultOptions()
 	opts.Now = c.Now
 	opts.SweepInterval = -1

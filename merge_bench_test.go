@@ -9,6 +9,7 @@ import (
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // BenchmarkCommit_MergeVsPlainSave compares committing a 10-key session in
@@ -68,12 +69,12 @@ func BenchmarkCommit_MergeVsPlainSave(b *testing.B) {
 			}
 			defer e.Close()
 			s, _ := e.Load(ctx, "")
-			s.Update(tenKeys())
+			s.Update(testkit.TenKeys())
 			if err := e.Save(ctx, s); err != nil {
 				b.Fatal(err)
 			}
 			id := s.ID()
-			values := tenKeys()
+			values := testkit.TenKeys()
 			var merge, plain time.Duration
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

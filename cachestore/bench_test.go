@@ -11,29 +11,15 @@ import (
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 	"github.com/sessionkv/session/storetest"
 )
 
-// tenKeys is the realistic 10-key session of the benchmarks.
-func tenKeys() map[string]any {
-	return map[string]any{
-		"_auth_user_id":      "8412",
-		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash":    "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
-		"username":           "sonam.rathore",
-		"counter":            17,
-		"cart":               []any{"sku-1042", "sku-2211", "sku-0007"},
-		"last_login":         time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
-		"theme":              "dark",
-		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
-		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
-	}
-}
-
-// benchRecord is tenKeys encoded as the engine stores it (about 350 bytes).
+// benchRecord is testkit.TenKeys encoded as the engine stores it (about 350
+// bytes).
 func benchRecord(tb testing.TB) session.Record {
-	data, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, tenKeys())
+	data, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, testkit.TenKeys())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -189,7 +175,7 @@ func BenchmarkRequestCycle(b *testing.B) {
 				defer engine.Close()
 				ctx := context.Background()
 				s, _ := engine.Load(ctx, "")
-				s.Update(tenKeys())
+				s.Update(testkit.TenKeys())
 				if err := engine.Save(ctx, s); err != nil {
 					b.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 	"github.com/sessionkv/session/storetest"
 )
@@ -277,9 +278,9 @@ func TestStore_NeverServesExpiredRecords(t *testing.T) {
 func TestStore_ExpiredRecordFromBackingIsMissing(t *testing.T) {
 	clk := newFakeClock()
 	clk.Advance(2 * time.Hour)
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	backing := memstore.New() // real clock, two hours behind
-	s := newCache(t, backing, &cachestore.Options{Now: clk.Now, Logger: logs.logger()})
+	s := newCache(t, backing, &cachestore.Options{Now: clk.Now, Logger: textLogger(logs)})
 	k := storetest.Key("a")
 	mustSave(t, backing, k, session.Record{Data: []byte("v1"), Expires: live()})
 	wantNotFound(t, s, k)
@@ -343,8 +344,8 @@ func TestStore_BoundedByEntries(t *testing.T) {
 
 func TestStore_BoundedByBytes(t *testing.T) {
 	const max, n = 32 << 10, 200
-	logs := &logBuffer{}
-	s := newCache(t, memstore.New(), &cachestore.Options{MaxBytes: max, TTL: -1, Logger: logs.logger()})
+	logs := &testkit.LogBuffer{}
+	s := newCache(t, memstore.New(), &cachestore.Options{MaxBytes: max, TTL: -1, Logger: textLogger(logs)})
 	data := bytes.Repeat([]byte("x"), 1000)
 	for i := range n {
 		mustSave(t, s, storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: live()})

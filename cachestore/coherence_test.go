@@ -8,12 +8,13 @@ import (
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
 // twoProcesses returns two Stores over two filestores sharing one
 // directory, as two server processes would have, with one fake clock.
-func twoProcesses(t *testing.T, ttl time.Duration) (a, b *cachestore.Store, clk *fakeClock) {
+func twoProcesses(t *testing.T, ttl time.Duration) (a, b *cachestore.Store, clk *testkit.Clock) {
 	t.Helper()
 	dir := t.TempDir()
 	clk = newFakeClock()

@@ -1,12 +1,10 @@
 package cachestore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,50 +13,18 @@ import (
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 )
 
-// fakeClock is a time source that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 // newFakeClock starts at the real time, so that records made with the real
 // clock (the engine's, the backing stores') agree with it.
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+func newFakeClock() *testkit.Clock { return testkit.NewClock(time.Now()) }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+// textLogger returns a logger writing text lines to logs.
+func textLogger(logs *testkit.LogBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, nil))
 }
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// logBuffer is a log sink safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // countingStore is a memstore that counts the loads that reach it and can
 // be made to fail its writes.

@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/cookiestore"
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 var (
@@ -23,27 +23,15 @@ var (
 	key2 = bytes.Repeat([]byte("k2-secret-"), 4)
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	store  *cookiestore.Store
 	engine *session.Engine
-	clock  *clock
+	clock  *testkit.Clock
 }
 
 func newEnv(t *testing.T, opts *cookiestore.Options, keys ...[]byte) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	if opts == nil {
 		opts = &cookiestore.Options{}
 	}

@@ -7,13 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // chromiumPath is where Debian's chromium package installs the browser.
@@ -62,7 +63,7 @@ func startBrowser(t *testing.T, parent context.Context) context.Context {
 	t.Helper()
 	adoptOrphans(t)
 	profile := t.TempDir()
-	output := &lockedBuffer{}
+	output := &testkit.LogBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.UserDataDir(profile),
@@ -182,22 +183,4 @@ func cookieNamed(t *testing.T, ctx context.Context, name string) *network.Cookie
 		}
 	}
 	return nil
-}
-
-// lockedBuffer collects the browser's output from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

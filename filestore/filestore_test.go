@@ -11,56 +11,20 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
-// clock is a fake time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// logBuffer is a log sink safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // newTestStore opens a store in a fresh directory; edit may change the
 // options first. Logs go to the returned buffer.
-func newTestStore(t testing.TB, edit func(*Options)) (*Store, *logBuffer) {
+func newTestStore(t testing.TB, edit func(*Options)) (*Store, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	opts := &Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	if edit != nil {
 		edit(opts)
@@ -179,7 +143,7 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 		if err := os.Chmod(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		logs := &logBuffer{}
+		logs := &testkit.LogBuffer{}
 		s, err := New(dir, &Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)

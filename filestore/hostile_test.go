@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
@@ -217,7 +218,7 @@ var errAbort = errors.New("abort")
 func TestEngine_HostileMsgpackHeader(t *testing.T) {
 	s, _ := newTestStore(t, nil)
 	ctx := t.Context()
-	engineLogs := &logBuffer{}
+	engineLogs := &testkit.LogBuffer{}
 	opts := session.DefaultOptions()
 	opts.SweepInterval = -1
 	opts.Logger = slog.New(slog.NewTextHandler(engineLogs, nil))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
@@ -450,7 +451,7 @@ func memDir(t *testing.T) string {
 // an expired one, remove the stale markers they meet, and leave alone a
 // record written in a later format version.
 func TestUserIndex_StaleMarkers(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testkit.NewClock(time.Now())
 	s, _ := newTestStore(t, func(o *Options) { o.Now = c.Now })
 	ctx := t.Context()
 	save := func(name, uid string, exp time.Time) string {
@@ -511,7 +512,7 @@ func TestUserIndex_StaleMarkers(t *testing.T) {
 // TestUserIndex_SweepCleansStaleMarkers lays out one user directory per
 // situation and checks what a sweep removes, keeps and restores.
 func TestUserIndex_SweepCleansStaleMarkers(t *testing.T) {
-	c := &clock{now: time.Now().Truncate(time.Second)}
+	c := testkit.NewClock(time.Now().Truncate(time.Second))
 	s, logs := newTestStore(t, func(o *Options) {
 		o.Now = c.Now
 		o.TempFileGrace = 10 * time.Minute

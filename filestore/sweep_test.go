@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // TestStore_DeleteExpired lays out one shard per situation and checks what
 // a sweep removes and what it keeps.
 func TestStore_DeleteExpired(t *testing.T) {
-	c := &clock{now: time.Now().Truncate(time.Second)}
+	c := testkit.NewClock(time.Now().Truncate(time.Second))
 	s, logs := newTestStore(t, func(o *Options) {
 		o.Now = c.Now
 		o.TempFileGrace = 10 * time.Minute
@@ -133,7 +134,7 @@ func TestStore_DeleteExpired(t *testing.T) {
 // with a later expiry between the sweeper's header read and its delete: the
 // check under the lock keeps it.
 func TestStore_DeleteExpired_KeepsRewrittenFile(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testkit.NewClock(time.Now())
 	s, _ := newTestStore(t, func(o *Options) { o.Now = c.Now })
 	ctx := t.Context()
 	keys := keysInShard("rewrite", "3a", 2)

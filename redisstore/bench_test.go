@@ -9,26 +9,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/redisstore"
 	"github.com/sessionkv/session/redisstore/redistest"
 	"github.com/sessionkv/session/storetest"
 )
 
-// benchRecord is a realistic encoded 10-key session (about 350 bytes).
+// benchRecord is testkit.TenKeys encoded as the engine stores it (about
+// 350 bytes).
 func benchRecord(tb testing.TB) []byte {
-	values := map[string]any{
-		"_auth_user_id": "8412", "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash": "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
-		"username":        "sonam.rathore", "counter": int64(17), "cart": []any{"sku-1042", "sku-2211", "sku-0007"},
-		"last_login": time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), "theme": "dark",
-		"csrf_token": "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf", "prefs": map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
-	}
-	b, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, values)
+	b, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, testkit.TenKeys())
 	if err != nil {
 		tb.Fatal(err)
 	}

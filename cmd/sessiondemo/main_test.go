@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/redisstore/redistest"
 )
 
@@ -52,14 +53,14 @@ func (b *browser) cookie() string {
 
 // startDemo runs the real server on a free loopback port until the test
 // ends.
-func startDemo(t *testing.T, env map[string]string) (base string, logs *lockedBuffer) {
+func startDemo(t *testing.T, env map[string]string) (base string, logs *testkit.LogBuffer) {
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	logs = &lockedBuffer{}
+	logs = &testkit.LogBuffer{}
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, logs, func(a string) { ready <- a })
 	}()

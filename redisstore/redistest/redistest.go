@@ -14,7 +14,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // RequireEnv is the environment variable that, set to "1", turns a missing
@@ -188,7 +189,7 @@ func (s *Server) launch() error {
 			"--cluster-node-timeout", "3000")
 	}
 	cmd := exec.Command("redis-server", args...)
-	log := new(lockedBuffer)
+	log := new(testkit.LogBuffer)
 	cmd.Stdout, cmd.Stderr = log, log
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
@@ -213,7 +214,7 @@ func (s *Server) launch() error {
 			s.mu.Lock()
 			s.cmd = nil
 			s.mu.Unlock()
-			return fmt.Errorf("redis-server on port %d exited: %s", s.port, log.tail())
+			return fmt.Errorf("redis-server on port %d exited: %s", s.port, tail(log))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -224,7 +225,7 @@ func (s *Server) launch() error {
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			return fmt.Errorf("redis-server on port %d not ready after %v: %v; log: %s", s.port, startTimeout, err, log.tail())
+			return fmt.Errorf("redis-server on port %d not ready after %v: %v; log: %s", s.port, startTimeout, err, tail(log))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -339,25 +340,11 @@ func (c *Cluster) NewClient(tb testing.TB, modify func(*redis.ClusterOptions)) *
 	return cc
 }
 
-// lockedBuffer collects a server's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last lines of the output.
-func (b *lockedBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.buf.Bytes()
+// tail returns the last lines of a server's output.
+func tail(log *testkit.LogBuffer) string {
+	out := log.String()
 	if len(out) > 2000 {
 		out = out[len(out)-2000:]
 	}
-	return string(out)
+	return out
 }

@@ -1,0 +1,54 @@
+package testkit
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			c.Advance(time.Second)
+			_ = c.Now()
+		})
+	}
+	wg.Wait()
+	if got, want := c.Now(), start.Add(8*time.Second); !got.Equal(want) {
+		t.Fatalf("Now = %v, want %v", got, want)
+	}
+	if !new(Clock).Now().IsZero() {
+		t.Fatal("the zero Clock does not read the zero time")
+	}
+}
+
+func TestLogBuffer(t *testing.T) {
+	var b LogBuffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			fmt.Fprintf(&b, "line %d\n", i)
+			_ = b.String()
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(b.String(), "\n"); n != 8 {
+		t.Fatalf("%d lines, want 8:\n%s", n, b.String())
+	}
+}
+
+func TestTenKeys(t *testing.T) {
+	a, b := TenKeys(), TenKeys()
+	if len(a) != 10 {
+		t.Fatalf("%d keys, want 10", len(a))
+	}
+	a["theme"] = "light"
+	if b["theme"] != "dark" {
+		t.Fatal("TenKeys maps share state")
+	}
+}
