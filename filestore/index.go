@@ -23,7 +23,7 @@ const usersDirName = ".users"
 
 // maxMarkerAttempts bounds how often addMarker recreates a user directory
 // that a concurrent sweep or DeleteUser removes as empty in between.
-const maxMarkerAttempts = 4
+const maxMarkerAttempts = 100
 
 // userHash names the index directory of uid: the hex SHA-256 of the user
 // ID. No path is ever built from the user ID itself, which is arbitrary
