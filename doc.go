@@ -32,7 +32,8 @@
 // expiry and owner) under a key. Optional interfaces add powers the engine
 // uses when present: Sweeper (the background sweeper removes expired
 // records), Updater (atomic read-modify-write: merged commits and the
-// no-resurrection check), Ranger (iteration for tools), UserIndexer
+// no-resurrection check), Ranger and ExpiredRanger (iteration for tools),
+// UserIndexer
 // (per-user listing and revocation), Sealer (the session lives in the
 // cookie) and io.Closer. This module's stores: boltstore (the embedded
 // default), filestore, redisstore, cachestore (a cache in front of any

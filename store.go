@@ -119,6 +119,15 @@ type Updater interface {
 	Update(ctx context.Context, key string, fn UpdateFunc) error
 }
 
+// ExpiredRanger is an optional interface for stores that keep expired
+// records until a sweep removes them, so that tools can list those too.
+type ExpiredRanger interface {
+	// RangeExpired calls fn for each record that has expired but is still
+	// stored, until fn returns false. rec.Data is only valid during the
+	// call.
+	RangeExpired(ctx context.Context, fn func(key string, rec Record) bool) error
+}
+
 // Ranger is an optional interface for stores that can list their records.
 type Ranger interface {
 	// Range calls fn for each live record until fn returns false. rec.Data is

@@ -97,11 +97,12 @@ type Store struct {
 }
 
 var (
-	_ session.Store       = (*Store)(nil)
-	_ session.Sweeper     = (*Store)(nil)
-	_ session.Updater     = (*Store)(nil)
-	_ session.Ranger      = (*Store)(nil)
-	_ session.UserIndexer = (*Store)(nil)
+	_ session.Store         = (*Store)(nil)
+	_ session.Sweeper       = (*Store)(nil)
+	_ session.Updater       = (*Store)(nil)
+	_ session.Ranger        = (*Store)(nil)
+	_ session.ExpiredRanger = (*Store)(nil)
+	_ session.UserIndexer   = (*Store)(nil)
 )
 
 // DefaultPath returns the file Open uses for an empty path: DefaultFileName
@@ -698,4 +699,62 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 		return 0, wrap("delete user", err)
 	}
 	return n, nil
+}
+
+// RangeExpired implements session.ExpiredRanger. It walks the expiry index
+// up to the current time slot, so it costs O(expired records), in chunks of
+// short read transactions; fn runs outside any transaction.
+func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	type entry struct {
+		key string
+		rec session.Record
+	}
+	var after []byte
+	batch := make([]entry, 0, rangeChunk)
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		now := s.opts.Now()
+		nowNanos := uint64(now.UnixNano())
+		done := false
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(s.index).Cursor()
+			var k []byte
+			if after == nil {
+				k, _ = c.First()
+			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+			for ; k != nil && len(batch) < rangeChunk; k, _ = c.Next() {
+				if len(k) < 8 || binary.BigEndian.Uint64(k) > nowNanos {
+					k = nil
+					break
+				}
+				after = bytes.Clone(k)
+				key := k[8:]
+				rec, ok := s.getRecord(tx, key)
+				// Only the record's own entry: a rewritten record is listed
+				// under its current slot, if at all.
+				if ok && rec.Expired(now) && slot(expiryNanos(rec.Expires)) == binary.BigEndian.Uint64(k) {
+					rec.Data = bytes.Clone(rec.Data)
+					batch = append(batch, entry{string(key), rec})
+				}
+			}
+			done = k == nil
+			return nil
+		})
+		if err != nil {
+			return wrap("range expired", err)
+		}
+		for _, e := range batch {
+			if !fn(e.key, e.rec) {
+				return nil
+			}
+		}
+		if done {
+			return nil
+		}
+	}
 }

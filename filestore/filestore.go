@@ -97,12 +97,13 @@ type hooks struct {
 }
 
 var (
-	_ session.Store       = (*Store)(nil)
-	_ session.Sweeper     = (*Store)(nil)
-	_ session.Updater     = (*Store)(nil)
-	_ session.Ranger      = (*Store)(nil)
-	_ session.UserIndexer = (*Store)(nil)
-	_ io.Closer           = (*Store)(nil)
+	_ session.Store         = (*Store)(nil)
+	_ session.Sweeper       = (*Store)(nil)
+	_ session.Updater       = (*Store)(nil)
+	_ session.Ranger        = (*Store)(nil)
+	_ session.ExpiredRanger = (*Store)(nil)
+	_ session.UserIndexer   = (*Store)(nil)
+	_ io.Closer             = (*Store)(nil)
 )
 
 // New opens the store kept in dir, creating the directory (mode 0700, with

@@ -15,6 +15,17 @@ import (
 // version; records saved or deleted meanwhile may or may not be seen.
 // Corrupt files are logged and skipped.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	return s.rangeRecords(ctx, false, fn)
+}
+
+// RangeExpired implements session.ExpiredRanger: the files of expired
+// sessions that no sweep has removed yet, read the way Range reads.
+func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	return s.rangeRecords(ctx, true, fn)
+}
+
+// rangeRecords calls fn for the live records, or the expired ones.
+func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key string, rec session.Record) bool) error {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		if err := s.check(ctx); err != nil {
@@ -41,7 +52,7 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 			if err != nil {
 				return fmt.Errorf("filestore: range: %w", err)
 			}
-			if !found || rec.Expired(s.now()) {
+			if !found || rec.Expired(s.now()) != expired {
 				continue
 			}
 			if !fn(name, rec) {

@@ -50,8 +50,9 @@ var (
 	_ session.Store       = (*Store)(nil)
 	_ session.Sweeper     = (*Store)(nil)
 	_ session.Updater     = (*Store)(nil)
-	_ session.Ranger      = (*Store)(nil)
-	_ session.UserIndexer = (*Store)(nil)
+	_ session.Ranger        = (*Store)(nil)
+	_ session.ExpiredRanger = (*Store)(nil)
+	_ session.UserIndexer   = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -226,6 +227,17 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 // so it never holds more than about 1/64 of the store beyond the store
 // itself.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	return s.rangeRecords(ctx, false, fn)
+}
+
+// RangeExpired implements session.ExpiredRanger: the expired records not
+// swept yet, one shard at a time.
+func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	return s.rangeRecords(ctx, true, fn)
+}
+
+// rangeRecords calls fn for the live records, or the expired ones.
+func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key string, rec session.Record) bool) error {
 	type entry struct {
 		key string
 		rec session.Record
@@ -240,7 +252,7 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 		batch = batch[:0]
 		sh.mu.RLock()
 		for k, rec := range sh.m {
-			if !rec.Expired(now) {
+			if rec.Expired(now) == expired {
 				batch = append(batch, entry{k, rec})
 			}
 		}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UpdaterIsolationAndExpiry", testUpdaterIsolation},
 		{"Ranger", testRanger},
 		{"UserIndexer", testUserIndex},
+		{"ExpiredRanger", testExpiredRanger},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -653,5 +654,51 @@ func testUserIndex(t *testing.T, s session.Store) {
 	}
 	if _, err := u.DeleteUser(c, "carol"); !errors.Is(err, context.Canceled) {
 		t.Errorf("DeleteUser with a canceled context = %v", err)
+	}
+}
+
+// testExpiredRanger checks that the expired records not swept yet are
+// listed, and only those.
+func testExpiredRanger(t *testing.T, s session.Store) {
+	r, ok := s.(session.ExpiredRanger)
+	if !ok {
+		t.Skip("store does not implement session.ExpiredRanger")
+	}
+	want := map[string]string{}
+	for i := range 3 {
+		k := Key(fmt.Sprint("expired-listed-", i))
+		want[k] = fmt.Sprint("old-", i)
+		mustSave(t, s, k, session.Record{Data: []byte(want[k]), Expires: past(), UserID: "u"})
+	}
+	for i := range 2 {
+		mustSave(t, s, Key(fmt.Sprint("live-not-listed-", i)), session.Record{Data: []byte("live"), Expires: live()})
+	}
+	got := map[string]string{}
+	err := r.RangeExpired(ctx(t), func(key string, rec session.Record) bool {
+		got[key] = string(rec.Data)
+		if rec.UserID != "u" {
+			t.Errorf("RangeExpired: %s has UserID %q", key[:8], rec.UserID)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("RangeExpired: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("RangeExpired yielded %d records, want the %d expired ones", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("RangeExpired: %s = %q, want %q", k[:8], got[k], v)
+		}
+	}
+	calls := 0
+	if err := r.RangeExpired(ctx(t), func(string, session.Record) bool { calls++; return false }); err != nil || calls != 1 {
+		t.Errorf("RangeExpired after fn returned false: %d calls, err %v", calls, err)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.RangeExpired(c, func(string, session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
+		t.Errorf("RangeExpired with a canceled context = %v, want context.Canceled", err)
 	}
 }

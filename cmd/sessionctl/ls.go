@@ -26,10 +26,11 @@ the others.
 --user lists one user's sessions, through the store's user index when it
 has one and by reading every session otherwise.
 
-Stores list live sessions only. --expired therefore prints how many
-expired sessions still wait for a sweep (stored records minus live ones,
-where the store can count its records) rather than their keys; delete
-them with clearsessions.`,
+--expired lists the sessions that have expired but are still stored,
+waiting for a sweep (bolt, file and memory stores keep them until one
+runs; delete them now with clearsessions). A store that cannot list them
+gets a count instead where it can count its records; Redis deletes
+expired keys itself.`,
 	example: `
 sessionctl ls --store bolt:/var/lib/app/sessions.db --limit 20
 sessionctl ls --store file:/var/lib/app/sessions --user 42 --json`,
@@ -60,7 +61,7 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 	f := lsFlags{
 		store:   storeFlag(fs),
 		user:    fs.String("user", "", "list only the sessions of user `UID`"),
-		expired: fs.Bool("expired", false, "count the expired sessions not yet swept"),
+		expired: fs.Bool("expired", false, "list the expired sessions not yet swept"),
 		limit:   fs.Int("limit", 0, "list at most `N` sessions (0: all)"),
 	}
 	pos, err := a.parse(fs, args)
@@ -75,14 +76,20 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 		return err
 	}
 	defer closeStore(o, &err)
-	if *f.expired {
+	er, canList := o.Store.(session.ExpiredRanger)
+	if *f.expired && !canList {
 		return a.lsExpired(ctx, o)
 	}
 	out := a.newRowWriter(o.Spec.String())
 	if err := out.begin(); err != nil {
 		return err
 	}
-	truncated, err := a.listRows(ctx, o.Store, *f.user, *f.limit, out.row)
+	var truncated bool
+	if *f.expired {
+		truncated, err = listExpired(ctx, er, *f.limit, out.row)
+	} else {
+		truncated, err = a.listRows(ctx, o.Store, *f.user, *f.limit, out.row)
+	}
 	if err != nil {
 		return err
 	}
@@ -96,8 +103,8 @@ func checkLsFlags(f lsFlags, pos []string) error {
 	if *f.limit < 0 {
 		return usageErrorf("--limit %d: must be 0 (all) or more", *f.limit)
 	}
-	if *f.expired && (*f.user != "" || *f.limit != 0) {
-		return usageErrorf("--expired counts sessions; it takes no --user or --limit")
+	if *f.expired && *f.user != "" {
+		return usageErrorf("--expired and --user do not combine")
 	}
 	return nil
 }
@@ -128,6 +135,29 @@ func (a *app) listRows(ctx context.Context, st session.Store, uid string, limit 
 		return true, row(rowOf(key, rec))
 	})
 	return truncated, err
+}
+
+// listExpired calls row for the expired sessions st still holds, at most
+// limit of them (0: all), and reports whether some were left out.
+func listExpired(ctx context.Context, st session.ExpiredRanger, limit int, row func(sessionRow) error) (truncated bool, err error) {
+	n := 0
+	var rowErr error
+	err = st.RangeExpired(ctx, func(key string, rec session.Record) bool {
+		if limit > 0 && n == limit {
+			truncated = true
+			return false
+		}
+		n++
+		rowErr = row(rowOf(key, rec))
+		return rowErr == nil
+	})
+	if rowErr != nil {
+		return false, rowErr
+	}
+	if err != nil {
+		return false, fmt.Errorf("list expired sessions: %w", err)
+	}
+	return truncated, nil
 }
 
 // emitRows calls row for the first limit rows (0: all) and reports whether

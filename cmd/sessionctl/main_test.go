@@ -364,23 +364,30 @@ func TestLs_Bolt(t *testing.T) {
 	}
 }
 
-func TestLs_Expired_CountsWhatStoresCannotList(t *testing.T) {
-	path, f := newBolt(t)
-	var res struct {
-		Store    string `json:"store"`
-		Sessions []any  `json:"sessions"`
-		Expired  *int   `json:"expired"`
-		Note     string `json:"note"`
+func TestLs_Expired_ListsUnsweptSessions(t *testing.T) {
+	boltPath, f := newBolt(t)
+	filesDir, _ := newFiles(t)
+	for _, store := range []string{"bolt:" + boltPath, "file:" + filesDir} {
+		var res lsResult
+		jsonOut(t, nil, &res, "ls", "--store", store, "--expired")
+		if res.Count != f.expired || len(res.Sessions) != f.expired {
+			t.Fatalf("%s: ls --expired = %+v, want the %d expired sessions", store, res, f.expired)
+		}
+		want := map[string]bool{session.StoreKey("expired0"): true, session.StoreKey("expired1"): true}
+		for _, r := range res.Sessions {
+			if !want[r.Key] {
+				t.Errorf("%s: ls --expired listed %s", store, r.Key)
+			}
+		}
+		jsonOut(t, nil, &res, "ls", "--store", store, "--expired", "--limit", "1")
+		if len(res.Sessions) != 1 || !res.Truncated {
+			t.Errorf("%s: ls --expired --limit 1 = %+v", store, res)
+		}
+		if out := ok(t, nil, "ls", "--store", store, "--expired"); !strings.Contains(out, session.StoreKey("expired0")) {
+			t.Errorf("%s: ls --expired table:\n%s", store, out)
+		}
 	}
-	jsonOut(t, nil, &res, "ls", "--store", "bolt:"+path, "--expired")
-	if res.Expired == nil || *res.Expired != f.expired || len(res.Sessions) != 0 || res.Note == "" {
-		t.Fatalf("ls --expired = %+v, want %d expired", res, f.expired)
-	}
-	out := ok(t, nil, "ls", "--store", "bolt:"+path, "--expired")
-	if !strings.Contains(out, "2 expired sessions") {
-		t.Errorf("ls --expired:\n%s", out)
-	}
-	fails(t, nil, exitUsage, "--expired counts", "ls", "--store", "bolt:"+path, "--expired", "--user", "x")
+	fails(t, nil, exitUsage, "do not combine", "ls", "--store", "bolt:"+boltPath, "--expired", "--user", "x")
 }
 
 func TestStats_BoltAndFiles(t *testing.T) {
