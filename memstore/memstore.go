@@ -47,9 +47,9 @@ type shard struct {
 }
 
 var (
-	_ session.Store       = (*Store)(nil)
-	_ session.Sweeper     = (*Store)(nil)
-	_ session.Updater     = (*Store)(nil)
+	_ session.Store         = (*Store)(nil)
+	_ session.Sweeper       = (*Store)(nil)
+	_ session.Updater       = (*Store)(nil)
 	_ session.Ranger        = (*Store)(nil)
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
