@@ -5,9 +5,11 @@
 //
 //	sessiondemo [-addr 127.0.0.1:8000]
 //
-// SESSION_ENGINE picks the store (bolt, the default; file; memory) and SESSION_FILE_PATH where
-// file-backed stores keep their data. The server logs where sessions are
-// kept, and stops cleanly on SIGINT or SIGTERM.
+// SESSION_ENGINE picks the store: bolt (the default), file, redis (with
+// REDIS_URL), cached (a cache in front of bolt), cookie (with
+// SESSION_SECRET_KEY) or memory. SESSION_FILE_PATH is where bolt and file
+// keep their data. The server logs where sessions are kept, and stops
+// cleanly on SIGINT or SIGTERM.
 package main
 
 import (
