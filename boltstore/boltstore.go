@@ -566,6 +566,18 @@ const rangeChunk = 256
 // short read transaction, and calls fn outside any transaction, so fn may
 // use the store.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	return s.walk(ctx, "range", s.records, fn, func(tx *bbolt.Tx, k []byte, now time.Time) ([]byte, session.Record, bool, bool) {
+		rec, ok := s.getRecord(tx, k)
+		return k, rec, ok && !rec.Expired(now), false
+	})
+}
+
+// walk calls fn for the records that pick selects while walking bucket in
+// key order, in chunks of short read transactions, with fn outside any
+// transaction. pick gets each key of bucket and returns the store key and
+// record to yield, whether to yield them, and whether the walk is over.
+func (s *Store) walk(ctx context.Context, op string, bucket []byte, fn func(key string, rec session.Record) bool,
+	pick func(tx *bbolt.Tx, k []byte, now time.Time) (key []byte, rec session.Record, yield, stop bool)) error {
 	type entry struct {
 		key string
 		rec session.Record
@@ -578,8 +590,9 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 		}
 		batch = batch[:0]
 		now := s.opts.Now()
+		done := false
 		err := s.db.View(func(tx *bbolt.Tx) error {
-			c := tx.Bucket(s.records).Cursor()
+			c := tx.Bucket(bucket).Cursor()
 			var k []byte
 			if after == nil {
 				k, _ = c.First()
@@ -587,27 +600,30 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 				k, _ = c.Next()
 			}
 			for ; k != nil && len(batch) < rangeChunk; k, _ = c.Next() {
-				rec, ok := s.getRecord(tx, k)
-				if ok && !rec.Expired(now) {
+				key, rec, yield, stop := pick(tx, k, now)
+				if stop {
+					k = nil
+					break
+				}
+				if yield {
+					// bbolt's slices die with the transaction: copy out.
 					rec.Data = bytes.Clone(rec.Data)
-					batch = append(batch, entry{string(k), rec})
+					batch = append(batch, entry{string(key), rec})
 				}
 				after = bytes.Clone(k)
 			}
-			if k == nil {
-				after = nil
-			}
+			done = k == nil
 			return nil
 		})
 		if err != nil {
-			return wrap("range", err)
+			return wrap(op, err)
 		}
 		for _, e := range batch {
 			if !fn(e.key, e.rec) {
 				return nil
 			}
 		}
-		if after == nil {
+		if done {
 			return nil
 		}
 	}
@@ -705,56 +721,15 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 // up to the current time slot, so it costs O(expired records), in chunks of
 // short read transactions; fn runs outside any transaction.
 func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec session.Record) bool) error {
-	type entry struct {
-		key string
-		rec session.Record
-	}
-	var after []byte
-	batch := make([]entry, 0, rangeChunk)
-	for {
-		if err := s.check(ctx); err != nil {
-			return err
+	return s.walk(ctx, "range expired", s.index, fn, func(tx *bbolt.Tx, k []byte, now time.Time) ([]byte, session.Record, bool, bool) {
+		if len(k) < 8 || binary.BigEndian.Uint64(k) > uint64(now.UnixNano()) {
+			return nil, session.Record{}, false, true
 		}
-		batch = batch[:0]
-		now := s.opts.Now()
-		nowNanos := uint64(now.UnixNano())
-		done := false
-		err := s.db.View(func(tx *bbolt.Tx) error {
-			c := tx.Bucket(s.index).Cursor()
-			var k []byte
-			if after == nil {
-				k, _ = c.First()
-			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-			for ; k != nil && len(batch) < rangeChunk; k, _ = c.Next() {
-				if len(k) < 8 || binary.BigEndian.Uint64(k) > nowNanos {
-					k = nil
-					break
-				}
-				after = bytes.Clone(k)
-				key := k[8:]
-				rec, ok := s.getRecord(tx, key)
-				// Only the record's own entry: a rewritten record is listed
-				// under its current slot, if at all.
-				if ok && rec.Expired(now) && slot(expiryNanos(rec.Expires)) == binary.BigEndian.Uint64(k) {
-					rec.Data = bytes.Clone(rec.Data)
-					batch = append(batch, entry{string(key), rec})
-				}
-			}
-			done = k == nil
-			return nil
-		})
-		if err != nil {
-			return wrap("range expired", err)
-		}
-		for _, e := range batch {
-			if !fn(e.key, e.rec) {
-				return nil
-			}
-		}
-		if done {
-			return nil
-		}
-	}
+		key := k[8:]
+		rec, ok := s.getRecord(tx, key)
+		// Only the record's own entry: a rewritten record is listed under
+		// its current slot, if at all.
+		own := ok && slot(expiryNanos(rec.Expires)) == binary.BigEndian.Uint64(k)
+		return key, rec, own && rec.Expired(now), false
+	})
 }
