@@ -21,9 +21,10 @@
 //     clear and an HMAC-SHA256 of header and payload.
 //
 // The payload holds the record's expiry (Unix milliseconds), the time it
-// was sealed, the owner's user ID and the encoded session, compressed with
-// DEFLATE when that makes it smaller. Each secret gives, through HKDF-SHA256,
-// one AES key and one HMAC key.
+// was sealed, the owner's user ID and the encoded session; a payload over
+// 1 KiB is compressed with DEFLATE when that makes it smaller (smaller ones
+// are not worth the time). Each secret gives, through HKDF-SHA256, one AES
+// key and one HMAC key.
 //
 // # Keys and rotation
 //
