@@ -6,10 +6,13 @@
 // Open opens (or creates) a database file that the Store owns; New uses a
 // *bbolt.DB the application already has, in buckets of its own (Options.Bucket),
 // so several engines can share one file. Each record is stored under its
-// store key with its expiry in front of the data; a second bucket indexes the
-// keys by expiry time, so DeleteExpired seeks straight to the expired range
-// and costs O(expired), not O(all sessions). It deletes in transactions of at
-// most Options.SweepBatch keys, so readers and writers never wait long.
+// store key with its expiry and owner in front of the data. A second bucket
+// indexes the keys by expiry time (in one-minute slots), so DeleteExpired
+// and RangeExpired seek straight to the expired range and cost O(expired),
+// not O(all sessions); DeleteExpired deletes in transactions of at most
+// Options.SweepBatch keys, so readers and writers never wait long. A third
+// bucket indexes the keys by owner, written in the same transaction as the
+// record, so UserKeys and DeleteUser cost O(that user's sessions).
 //
 // # Group commit
 //
