@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -489,7 +491,7 @@ func (s *Store) write(sh *shard, key string, rec session.Record) (replaced bool,
 		os.Remove(tmp)
 		return false, fmt.Errorf("filestore: save: %w", err)
 	}
-	if err := os.Rename(tmp, sh.path(key)); err != nil {
+	if err := rename(tmp, sh.path(key)); err != nil {
 		os.Remove(tmp)
 		return false, fmt.Errorf("filestore: save: %w", err)
 	}
@@ -503,7 +505,7 @@ func (s *Store) write(sh *shard, key string, rec session.Record) (replaced bool,
 // the directory first if it is missing (new, or removed by a sweep).
 func (s *Store) createTemp(sh *shard) (*os.File, error) {
 	for attempt := 0; ; attempt++ {
-		f, err := os.CreateTemp(sh.dir, tmpPrefix)
+		f, err := createTempFile(sh.dir)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
 			return f, err
 		}
@@ -513,6 +515,18 @@ func (s *Store) createTemp(sh *shard) (*os.File, error) {
 			}
 		} else if !errors.Is(err, fs.ErrExist) {
 			return nil, err
+		}
+	}
+}
+
+// createTempFile creates a new file named tmpPrefix and a random suffix in
+// dir, as os.CreateTemp does, through openFile.
+func createTempFile(dir string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := dir + string(os.PathSeparator) + tmpPrefix + strconv.FormatUint(rand.Uint64(), 36)
+		f, err := openFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+		if err == nil || !errors.Is(err, fs.ErrExist) || try == 100 {
+			return f, err
 		}
 	}
 }
@@ -569,7 +583,7 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for syncing there
 	}
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -227,11 +227,11 @@ func readPrefix(f *os.File, buf []byte) (header, int, error) {
 }
 
 // readFile reads and checks the session file at path. It returns the
-// os.Open or read error as is (fs.ErrNotExist for a missing file), and an
+// open or read error as is (fs.ErrNotExist for a missing file), and an
 // error wrapping session.ErrCorrupt for a file that is not a whole, intact
 // session file. It never allocates more than the file's actual size.
 func readFile(path string) (header, []byte, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return header{}, nil, err
 	}
@@ -277,7 +277,7 @@ func readFile(path string) (header, []byte, error) {
 // readHeader reads and parses only the header and user ID of the file at
 // path; the data is neither read nor checked.
 func readHeader(path string) (header, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return header{}, err
 	}

@@ -58,7 +58,7 @@ func (s *Store) addMarker(uid, key string, same bool) (created bool, err error) 
 	udir := s.userDir(uid)
 	path := udir + string(os.PathSeparator) + key
 	for attempt := 1; ; attempt++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 		switch {
 		case err == nil:
 			if err := f.Close(); err != nil {
