@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -52,52 +53,69 @@ func runWriters(tb testing.TB, n, writers int, op func(i int) error) time.Durati
 
 // contender is one way of committing a session durably.
 type contender struct {
-	name string
-	ops  int // commits per round
-	op   func(i int) error
+	name    string
+	ops     int // calls of op per round
+	writers int // goroutines calling op; 0 means the sub-benchmark's count
+	commits int // sessions each call commits; 0 means 1
+	op      func(i int) error
 }
 
 // BenchmarkCommit compares durable commits through the store (group
 // commit) with raw bbolt Update (one transaction and fsync per commit) and
-// raw DB.Batch with its defaults, for 1, 8 and 64 concurrent writers. The
-// machine's disk and load vary from second to second, so each iteration is
-// one round in which every contender commits in turn, and the figures are
-// totals over all rounds: commits/s per contender and the store's speed
-// relative to raw Update.
+// raw DB.Batch with its defaults, for 1, 8 and 64 concurrent writers. A
+// fourth contender, raw-ideal-group, is the ceiling of any group commit on
+// bbolt: one goroutine commits as many sessions per Update as there are
+// writers, with no coordination at all. The machine's disk and load vary
+// from second to second, so each iteration is one round in which every
+// contender commits in turn, and the figures are totals over all rounds:
+// commits/s per contender, and the store and the ideal group relative to
+// raw Update.
 func BenchmarkCommit(b *testing.B) {
 	data := record(b)
 	exp := time.Now().Add(time.Hour)
 	for _, writers := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			s, _ := open(b, nil)
-			update, batch := rawDB(b), rawDB(b)
+			update, batch, ideal := rawDB(b), rawDB(b), rawDB(b)
 			ctx := context.Background()
 			perRound := 100 * writers
 			contenders := []contender{
-				{"store", perRound, func(i int) error {
+				{name: "store", ops: perRound, op: func(i int) error {
 					return s.Save(ctx, storetest.Key(fmt.Sprint(i%4096)), session.Record{Data: data, Expires: exp})
 				}},
-				{"raw-update", perRound, func(i int) error {
+				{name: "raw-update", ops: perRound, op: func(i int) error {
 					return update.Update(func(tx *bbolt.Tx) error { return rawPut(tx, i, data) })
 				}},
 				// DB.Batch waits up to 10 ms per group: a few commits suffice.
-				{"raw-batch", 2 * writers, func(i int) error {
+				{name: "raw-batch", ops: 2 * writers, op: func(i int) error {
 					return batch.Batch(func(tx *bbolt.Tx) error { return rawPut(tx, i, data) })
+				}},
+				{name: "raw-ideal-group", ops: 100, writers: 1, commits: writers, op: func(i int) error {
+					return ideal.Update(func(tx *bbolt.Tx) error {
+						for j := range writers {
+							if err := rawPut(tx, i*writers+j, data); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
 				}},
 			}
 			elapsed := make([]time.Duration, len(contenders))
 			for b.Loop() {
 				for j, c := range contenders {
-					elapsed[j] += runWriters(b, c.ops, writers, c.op)
+					elapsed[j] += runWriters(b, c.ops, cmp.Or(c.writers, writers), c.op)
 				}
 			}
 			rate := func(j int) float64 {
-				return float64(contenders[j].ops*b.N) / elapsed[j].Seconds()
+				c := contenders[j]
+				return float64(c.ops*cmp.Or(c.commits, 1)*b.N) / elapsed[j].Seconds()
 			}
 			for j, c := range contenders {
 				b.ReportMetric(rate(j), c.name+"-commits/s")
 			}
 			b.ReportMetric(rate(0)/rate(1), "store/raw-update")
+			b.ReportMetric(rate(3)/rate(1), "ideal-group/raw-update")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -246,20 +264,21 @@ func storeSizes() []int {
 	return []int{10_000, 1_000_000}
 }
 
-// BenchmarkLoadBySize loads random sessions from stores of 10k and 1M
-// sessions: a B+tree lookup should barely notice the size.
+// BenchmarkLoadBySize loads sessions from stores of 10k and 1M sessions,
+// 4096 keys spread over each, next to raw bbolt View+Get (and a copy) of the
+// same keys in the same file: the floor a B+tree lookup sets at each size.
 func BenchmarkLoadBySize(b *testing.B) {
 	for _, n := range storeSizes() {
-		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+		keys := make([]string, 4096)
+		for i := range keys {
+			keys[i] = storetest.Key(fmt.Sprint((i * 7919) % n))
+		}
+		b.Run(fmt.Sprintf("sessions=%d/store", n), func(b *testing.B) {
 			s, err := boltstore.Open(populatedPath(b, n), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			keys := make([]string, 4096)
-			for i := range keys {
-				keys[i] = storetest.Key(fmt.Sprint((i * 7919) % n))
-			}
 			ctx := context.Background()
 			b.ReportAllocs()
 			i := 0
@@ -270,17 +289,48 @@ func BenchmarkLoadBySize(b *testing.B) {
 				i++
 			}
 		})
+		b.Run(fmt.Sprintf("sessions=%d/raw-view-get", n), func(b *testing.B) {
+			db := openRaw(b, populatedPath(b, n))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				var out []byte
+				err := db.View(func(tx *bbolt.Tx) error {
+					out = append([]byte(nil), tx.Bucket([]byte("sessions")).Get([]byte(keys[i%len(keys)]))...)
+					return nil
+				})
+				if err != nil || out == nil {
+					b.Fatal("missing", err)
+				}
+				i++
+			}
+		})
 	}
+}
+
+// openRaw opens a populated file with bbolt alone, with the options Open
+// uses.
+func openRaw(b *testing.B, path string) *bbolt.DB {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, InitialMmapSize: 64 << 20,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 // BenchmarkSweep deletes 1,000 expired sessions from stores that also hold
 // 10k and 1M live ones: with the expiry index the cost depends on the
-// expired count only.
+// expired count only. Next to it, raw-delete is the floor at each size: one
+// bbolt Update that deletes the same number of records, given their keys,
+// with no index to walk or keep.
 func BenchmarkSweep(b *testing.B) {
 	const expired = 1000
 	data := record(b)
 	for _, n := range storeSizes() {
-		b.Run(fmt.Sprintf("expired=%d/live=%d", expired, n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("expired=%d/live=%d/store", expired, n), func(b *testing.B) {
 			var mu sync.Mutex
 			now := time.Now()
 			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -301,6 +351,39 @@ func BenchmarkSweep(b *testing.B) {
 				got, err := s.DeleteExpired(ctx)
 				if err != nil || got != expired {
 					b.Fatalf("DeleteExpired = %d, %v", got, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("expired=%d/live=%d/raw-delete", expired, n), func(b *testing.B) {
+			db := openRaw(b, populatedPath(b, n))
+			bucket := []byte("sessions")
+			keys := make([][]byte, expired)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				err := db.Update(func(tx *bbolt.Tx) error {
+					for j := range keys {
+						keys[j] = []byte(storetest.Key(fmt.Sprint("raw-expired-", i, "-", j)))
+						if err := tx.Bucket(bucket).Put(keys[j], data); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				err = db.Update(func(tx *bbolt.Tx) error {
+					for _, k := range keys {
+						if err := tx.Bucket(bucket).Delete(k); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
