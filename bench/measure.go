@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,13 @@ type benchCase struct {
 	// (0 <= worker < Concurrency). It must be safe to call from Concurrency
 	// goroutines at once.
 	op func(worker, i int) error
+	// workers, when set, is how many goroutines call op, instead of
+	// Concurrency: a case that stands for Concurrency clients in another
+	// way than running them (bbolt's ideal group commit).
+	workers int
+	// batch, when set, is how many units of work one call of op does; the
+	// figures are then per unit.
+	batch int
 	// before, when set, runs untimed before each measured run, which then
 	// does exactly fixedOps units of work.
 	before   func() error
@@ -44,7 +52,7 @@ func (c *benchCase) run(n int) (sample, error) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	start := time.Now()
-	err := spread(n, c.Concurrency, c.op)
+	err := spread(n, cmp.Or(c.workers, c.Concurrency), c.op)
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&m1)
 	if err != nil {
@@ -139,6 +147,10 @@ func measure(cases []*benchCase, plan *Plan, progress io.Writer) error {
 			s, err := c.run(c.perRound)
 			if err != nil {
 				return err
+			}
+			if c.batch > 1 {
+				b := float64(c.batch)
+				s = sample{ns: s.ns / b, bytes: s.bytes / b, allocs: s.allocs / b}
 			}
 			c.samples = append(c.samples, s)
 		}

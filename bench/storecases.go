@@ -135,12 +135,16 @@ func commitName(contender string, conc int) string {
 // concurrent clients: through boltstore, whose group commit shares one
 // transaction and fsync among the writers that arrive together, and
 // through a bbolt Update per commit, with the same bbolt options and the
-// same bytes written.
+// same bytes written. A third case, bbolt-ideal-group, is the ceiling of
+// any group commit on bbolt: one goroutine puts as many sessions as there
+// are clients in each Update, with no coordination to pay for; its
+// figures are per session.
 func (r *runner) commitGroup() (err error) {
-	const store, raw = "sessionkv-boltstore-durable", "bbolt-update"
+	const store, raw, ideal = "sessionkv-boltstore-durable", "bbolt-update", "bbolt-ideal-group"
 	var wanted []int
 	for _, conc := range r.plan.Concurrency {
-		if r.plan.wants(commitName(store, conc)) || r.plan.wants(commitName(raw, conc)) {
+		if r.plan.wants(commitName(store, conc)) || r.plan.wants(commitName(raw, conc)) ||
+			r.plan.wants(commitName(ideal, conc)) {
 			wanted = append(wanted, conc)
 		}
 	}
@@ -163,6 +167,11 @@ func (r *runner) commitGroup() (err error) {
 		return err
 	}
 	closers = append(closers, db.Close)
+	idealDB, err := openRawBolt(filepath.Join(dir, "ideal.db"))
+	if err != nil {
+		return err
+	}
+	closers = append(closers, idealDB.Close)
 
 	keys := make([][]byte, commitKeys)
 	for j := range keys {
@@ -175,17 +184,31 @@ func (r *runner) commitGroup() (err error) {
 	rawOp := func(_, i int) error {
 		return db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(rawBucket).Put(keys[i%commitKeys], value) })
 	}
+	idealOp := func(conc int) func(int, int) error {
+		return func(_, i int) error {
+			return idealDB.Update(func(tx *bbolt.Tx) error {
+				b := tx.Bucket(rawBucket)
+				for j := range conc {
+					if err := b.Put(keys[(i*conc+j)%commitKeys], value); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
 	var cases []*benchCase
 	for _, conc := range wanted {
 		for _, c := range []struct {
-			name, library string
-			op            func(int, int) error
-		}{{store, "sessionkv", storeOp}, {raw, "bbolt", rawOp}} {
+			name, library  string
+			op             func(int, int) error
+			workers, batch int
+		}{{store, "sessionkv", storeOp, 0, 0}, {raw, "bbolt", rawOp, 0, 0}, {ideal, "bbolt", idealOp(conc), 1, conc}} {
 			if r.plan.wants(commitName(c.name, conc)) {
 				cases = append(cases, &benchCase{
 					Result: Result{Name: commitName(c.name, conc), Group: "commit", Contender: c.name,
 						Library: c.library, Concurrency: conc},
-					op: c.op,
+					op: c.op, workers: c.workers, batch: c.batch,
 				})
 			}
 		}
