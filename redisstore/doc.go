@@ -32,6 +32,14 @@
 // UpdateFunc error is returned unchanged and nothing is written, so the
 // engine's ErrSessionInterrupted for a deleted session never resurrects it.
 //
+// A request that loads its session and then commits it would read the
+// record twice. Load therefore keeps a copy of what it read, one value per
+// lock stripe (at most 1024 values in memory), and the next Update of that
+// key through the same Store takes the copy as its first guess instead of
+// reading: the compare-and-set checks the guess like any read, so a guess
+// that another writer has made stale only costs the read it would have
+// saved. A request cycle is thus two round trips: Load, then the script.
+//
 // Range (session.Ranger) iterates with SCAN, never KEYS, on every primary of
 // a Cluster in turn. It remembers the keys it has yielded (SCAN may repeat
 // one), so it holds a set of the store's keys in memory while it runs.
@@ -112,7 +120,8 @@
 // restarting, methods return errors (the engine's middleware answers them
 // through Options.ErrorHandler) and the store recovers by itself when Redis
 // is back: go-redis reconnects, the scripts are reloaded on demand, and the
-// store caches nothing about the server.
+// store caches nothing about the server (the values Load keeps are only
+// guesses that the next write checks).
 //
 // go-redis resends a command when a connection fails before its reply
 // arrives (the client's MaxRetries). A resent write that had already landed

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,17 @@ type Store struct {
 
 	seed  maphash.Seed
 	locks [lockStripes]chan struct{}
+	// hints holds, per stripe, the value the last Load of one of the
+	// stripe's keys read, which Update takes as its first guess of the
+	// current value (see Update).
+	hints [lockStripes]atomic.Pointer[hint]
+}
+
+// hint is a value Load read for key: a private copy, so that callers who
+// change the Data of a loaded record cannot change it.
+type hint struct {
+	key string
+	raw []byte
 }
 
 var (
@@ -223,7 +235,32 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	if rec.Expired(s.now()) {
 		return session.Record{}, session.ErrNotFound
 	}
+	s.hints[s.stripe(key)].Store(&hint{key: key, raw: bytes.Clone(raw)})
 	return rec, nil
+}
+
+// stripe is the index of key's lock and hint.
+func (s *Store) stripe(key string) uint64 { return maphash.String(s.seed, key) % lockStripes }
+
+// takeHint returns and forgets the value the last Load of key read, if no
+// Load of another key of its stripe, and no write of key through this
+// Store, came since.
+func (s *Store) takeHint(key string) ([]byte, bool) {
+	slot := &s.hints[s.stripe(key)]
+	h := slot.Load()
+	if h == nil || h.key != key || !slot.CompareAndSwap(h, nil) {
+		return nil, false
+	}
+	return h.raw, true
+}
+
+// dropHint forgets the value a Load read for key, which a write through
+// this Store has made stale.
+func (s *Store) dropHint(key string) {
+	slot := &s.hints[s.stripe(key)]
+	if h := slot.Load(); h != nil && h.key == key {
+		slot.CompareAndSwap(h, nil)
+	}
 }
 
 // Save implements session.Store. It is one Redis round trip, plus one for
@@ -233,6 +270,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	s.dropHint(key)
 	if rec.Expired(s.now()) {
 		return s.remove(ctx, "save", key)
 	}
@@ -270,6 +308,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // remove deletes key's record and, in single-slot mode, its index entry.
 func (s *Store) remove(ctx context.Context, op, key string) error {
+	s.dropHint(key)
 	if !s.singleSlot {
 		// Index entries are left to readers (see doc.go).
 		_, err := call(s, ctx, func(ctx context.Context) (int64, error) {
@@ -304,7 +343,14 @@ func (s *Store) remove(ctx context.Context, op, key string) error {
 // Update costs two round trips (read, then compare-and-set), plus one for the
 // index claim in split mode when the new record has an owner; a conflict
 // costs one more (the script returns the current record with the
-// conflict).
+// conflict). When the key was loaded through this Store since its last
+// write here, as the engine does on each request, Update skips the read:
+// it takes what Load read as its first guess, and the compare-and-set
+// checks the guess. A right guess (the session did not change in between)
+// saves a round trip; a wrong one costs the round trip it saved, since the
+// conflict returns the current record, and does not count as an attempt.
+// fn may thus see the guess first; an error it returns for the guess is
+// returned only once a read confirms the guess was the current record.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -314,9 +360,11 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		return err
 	}
 	defer unlock()
-	raw, err := s.get(ctx, s.recordKey(key))
-	if err != nil {
-		return fmt.Errorf("redisstore: update: %w", err)
+	raw, guessed := s.takeHint(key)
+	if !guessed {
+		if raw, err = s.get(ctx, s.recordKey(key)); err != nil {
+			return fmt.Errorf("redisstore: update: %w", err)
+		}
 	}
 	w := &write{store: s, key: key, token: newToken(), check: 't'}
 	for attempt := 1; ; attempt++ {
@@ -326,6 +374,20 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		}
 		next, err := fn(cur, found)
 		if err != nil {
+			if guessed {
+				// fn judged the guess: its error stands only if the guess
+				// was right.
+				guessed = false
+				fresh, gerr := s.get(ctx, s.recordKey(key))
+				if gerr != nil {
+					return fmt.Errorf("redisstore: update: %w", gerr)
+				}
+				if writeID(fresh) != writeID(raw) {
+					raw = fresh
+					attempt--
+					continue
+				}
+			}
 			return err
 		}
 		w.expected, w.oldOwner = writeID(raw), ownerOf(raw)
@@ -341,10 +403,16 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		if res.ok {
 			return nil
 		}
+		raw = res.current
+		if guessed {
+			// The record changed since Load read it: not contention.
+			guessed = false
+			attempt--
+			continue
+		}
 		if attempt >= s.maxAttempt {
 			return fmt.Errorf("redisstore: update: %w (%d attempts)", ErrConflict, attempt)
 		}
-		raw = res.current
 		if err := backoff(ctx, attempt); err != nil {
 			return err
 		}
@@ -353,7 +421,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 
 // lock takes key's in-process stripe lock, or fails when ctx ends first.
 func (s *Store) lock(ctx context.Context, key string) (unlock func(), err error) {
-	l := s.locks[maphash.String(s.seed, key)%lockStripes]
+	l := s.locks[s.stripe(key)]
 	select {
 	case l <- struct{}{}:
 		return func() { <-l }, nil

@@ -567,3 +567,180 @@ func TestSave_RejectsLongUserID(t *testing.T) {
 		t.Errorf("Save with a 2000-byte user ID = %v, want ErrUserIDTooLong", err)
 	}
 }
+
+// commandCounter counts the commands a client sends, by name.
+type commandCounter struct {
+	mu    sync.Mutex
+	names map[string]int
+}
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.names[cmd.Name()]++
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// take returns the counts so far and starts again from zero.
+func (c *commandCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.names
+	c.names = map[string]int{}
+	return n
+}
+
+func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.NewClient(t, nil)
+	counter := &commandCounter{names: map[string]int{}}
+	client.AddHook(counter)
+	s := newStore(t, client, nil)
+	k := storetest.Key("guessed")
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := s.Load(ctx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.take()
+	calls := 0
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		calls++
+		if !found || !bytes.Equal(cur.Data, loaded.Data) {
+			t.Errorf("fn got %q, %v; want the loaded %q", cur.Data, found, loaded.Data)
+		}
+		return session.Record{Data: append(bytes.Clone(cur.Data), "+v2"...), Expires: live()}, nil
+	})
+	if err != nil || calls != 1 {
+		t.Fatalf("Update = %v after %d calls", err, calls)
+	}
+	sent := counter.take()
+	if sent["get"] != 0 || sent["evalsha"]+sent["eval"] != 1 {
+		t.Errorf("Update after Load sent %v; want the compare-and-set alone", sent)
+	}
+	// The guess is used once: the next Update reads again.
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		return session.Record{Data: append(bytes.Clone(cur.Data), "+v3"...), Expires: live()}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := counter.take(); sent["get"] != 1 {
+		t.Errorf("second Update sent %v; want a read first", sent)
+	}
+	if rec, err := s.Load(ctx(t), k); err != nil || string(rec.Data) != "v1+v2+v3" {
+		t.Fatalf("record = %q, %v; want v1+v2+v3", rec.Data, err)
+	}
+}
+
+func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.NewClient(t, nil)
+	prefix := uniquePrefix()
+	// One attempt: a wrong guess must not use it up.
+	s := newStore(t, client, &redisstore.Options{Prefix: prefix, MaxAttempts: 1})
+	other := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	k := storetest.Key("stale-guess")
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Save(ctx(t), k, session.Record{Data: []byte("other"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		seen = append(seen, string(cur.Data))
+		return session.Record{Data: append(bytes.Clone(cur.Data), "+mine"...), Expires: live()}, nil
+	})
+	if err != nil || !slices.Equal(seen, []string{"v1", "other"}) {
+		t.Fatalf("Update = %v, fn saw %q; want success after seeing v1 then other", err, seen)
+	}
+	if rec, err := s.Load(ctx(t), k); err != nil || string(rec.Data) != "other+mine" {
+		t.Fatalf("record = %q, %v; want other+mine", rec.Data, err)
+	}
+
+	// An error fn returns for a stale guess is not the answer.
+	if err := other.Save(ctx(t), k, session.Record{Data: []byte("fine"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	errStale := errors.New("refused other+mine")
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		seen = append(seen, string(cur.Data))
+		if string(cur.Data) == "other+mine" {
+			return session.Record{}, errStale
+		}
+		return cur, nil
+	})
+	if err != nil || !slices.Equal(seen, []string{"other+mine", "fine"}) {
+		t.Fatalf("Update = %v, fn saw %q; want success after seeing other+mine then fine", err, seen)
+	}
+
+	// ... but one it returns for a right guess is.
+	if _, err := s.Load(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		seen = append(seen, string(cur.Data))
+		return session.Record{}, errStale
+	})
+	if !errors.Is(err, errStale) || !slices.Equal(seen, []string{"fine"}) {
+		t.Fatalf("Update = %v, fn saw %q; want errStale after one call", err, seen)
+	}
+
+	// Deleted in between: the guess fails and fn ends on no record.
+	if _, err := s.Load(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	var founds []bool
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		founds = append(founds, found)
+		return cur, nil
+	})
+	if err != nil || !slices.Equal(founds, []bool{true, false}) {
+		t.Fatalf("Update of a deleted session = %v, found per call %v; want nil, [true false]", err, founds)
+	}
+	if _, err := s.Load(ctx(t), k); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("deleted session after Update = %v; want ErrNotFound", err)
+	}
+}
+
+func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.NewClient(t, nil), nil)
+	k := storetest.Key("private-guess")
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte("intact"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Load(ctx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(rec.Data, "XXXXXX") // a caller scribbling on what it loaded
+	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		if string(cur.Data) != "intact" {
+			t.Errorf("fn got %q; want intact", cur.Data)
+		}
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
