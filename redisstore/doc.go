@@ -30,15 +30,19 @@
 // processes back off with jitter,
 // and after Options.MaxAttempts attempts Update fails with ErrConflict. An
 // UpdateFunc error is returned unchanged and nothing is written, so the
-// engine's ErrSessionInterrupted for a deleted session never resurrects it.
+// engine's ErrSessionInterrupted for a deleted session never resurrects it
+// (an error for a guess, below, stands once a read confirms the guess).
 //
 // A request that loads its session and then commits it would read the
 // record twice. Load therefore keeps a copy of what it read, one value per
-// lock stripe (at most 1024 values in memory), and the next Update of that
-// key through the same Store takes the copy as its first guess instead of
-// reading: the compare-and-set checks the guess like any read, so a guess
-// that another writer has made stale only costs the read it would have
-// saved. A request cycle is thus two round trips: Load, then the script.
+// lock stripe (so at most 1024 values, each the size of a session, until
+// Close), and the next Update of that key through the same Store takes the
+// copy as its first guess instead of reading: the compare-and-set checks
+// the guess like any read, so a guess that another writer has made stale
+// only costs the read it would have saved. A request cycle is thus two
+// round trips: Load, then the script. In split mode, a record with an
+// owner is written only once a read has confirmed the guess, so that no
+// index claim is made for a write that a stale guess would have made.
 //
 // Range (session.Ranger) iterates with SCAN, never KEYS, on every primary of
 // a Cluster in turn. It remembers the keys it has yielded (SCAN may repeat

@@ -156,6 +156,9 @@ func hasHashTag(prefix string) bool {
 // idempotent.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	for i := range s.hints {
+		s.hints[i].Store(nil)
+	}
 	return nil
 }
 
@@ -226,13 +229,16 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 		return session.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
 	if raw == nil {
+		s.dropHint(key)
 		return session.Record{}, session.ErrNotFound
 	}
 	rec, ok := decodeValue(raw)
 	if !ok {
+		s.dropHint(key)
 		return session.Record{}, fmt.Errorf("redisstore: load: %w: %w", session.ErrNotFound, session.ErrCorrupt)
 	}
 	if rec.Expired(s.now()) {
+		s.dropHint(key)
 		return session.Record{}, session.ErrNotFound
 	}
 	s.hints[s.stripe(key)].Store(&hint{key: key, raw: bytes.Clone(raw)})
@@ -242,9 +248,11 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 // stripe is the index of key's lock and hint.
 func (s *Store) stripe(key string) uint64 { return maphash.String(s.seed, key) % lockStripes }
 
-// takeHint returns and forgets the value the last Load of key read, if no
-// Load of another key of its stripe, and no write of key through this
-// Store, came since.
+// takeHint returns and forgets the value the last Load of key read, unless
+// a Load of another key of the same stripe, or a Save or Delete of key
+// through this Store, has dropped it since. The value may be stale in any
+// case (another process, or a write racing with the Load, may have changed
+// the record): it is only ever a guess for the compare-and-set to check.
 func (s *Store) takeHint(key string) ([]byte, bool) {
 	slot := &s.hints[s.stripe(key)]
 	h := slot.Load()
@@ -337,20 +345,23 @@ func (s *Store) remove(ctx context.Context, op, key string) error {
 
 // Update implements session.Updater with an optimistic compare-and-set (see
 // the package documentation): fn may run several times, and an error from it
-// is returned unchanged with nothing written. Updates of one key through this
-// Store run one at a time, so fn must not call Update itself.
+// is returned unchanged with nothing written (unless, for a guess, the read
+// that would confirm it fails: that error is returned instead). Updates of
+// one key through this Store run one at a time, so fn must not call Update
+// itself.
 //
 // Update costs two round trips (read, then compare-and-set), plus one for the
 // index claim in split mode when the new record has an owner; a conflict
 // costs one more (the script returns the current record with the
-// conflict). When the key was loaded through this Store since its last
-// write here, as the engine does on each request, Update skips the read:
-// it takes what Load read as its first guess, and the compare-and-set
-// checks the guess. A right guess (the session did not change in between)
-// saves a round trip; a wrong one costs the round trip it saved, since the
-// conflict returns the current record, and does not count as an attempt.
-// fn may thus see the guess first; an error it returns for the guess is
-// returned only once a read confirms the guess was the current record.
+// conflict). After a Load of the key through this Store, as the engine
+// does on each request, Update skips the read: it takes what Load read as
+// its first guess (see takeHint), and the compare-and-set checks the guess.
+// A right guess (the session did not change in between) saves a round
+// trip; a wrong one costs the round trip it saved, since the conflict
+// returns the current record, and does not count as an attempt. fn may
+// thus see the guess first. Two results of fn are acted on only once a
+// read confirms the guess: an error, and, in split mode, a record with an
+// owner, whose index claim would otherwise be written for a guess.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -366,7 +377,21 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 			return fmt.Errorf("redisstore: update: %w", err)
 		}
 	}
-	w := &write{store: s, key: key, token: newToken(), check: 't'}
+	// confirm reads the record to check the guess fn has just judged; it
+	// reports whether the guess was wrong, with raw then the record read.
+	confirm := func() (wrong bool, err error) {
+		guessed = false
+		fresh, err := s.get(ctx, s.recordKey(key))
+		if err != nil {
+			return false, fmt.Errorf("redisstore: update: %w", err)
+		}
+		if writeID(fresh) == writeID(raw) {
+			return false, nil
+		}
+		raw = fresh
+		return true, nil
+	}
+	w := &write{store: s, key: key, check: 't'}
 	for attempt := 1; ; attempt++ {
 		cur, found := decodeValue(raw)
 		if found && cur.Expired(s.now()) {
@@ -375,26 +400,31 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		next, err := fn(cur, found)
 		if err != nil {
 			if guessed {
-				// fn judged the guess: its error stands only if the guess
-				// was right.
-				guessed = false
-				fresh, gerr := s.get(ctx, s.recordKey(key))
-				if gerr != nil {
-					return fmt.Errorf("redisstore: update: %w", gerr)
-				}
-				if writeID(fresh) != writeID(raw) {
-					raw = fresh
+				if wrong, cerr := confirm(); cerr != nil {
+					return cerr
+				} else if wrong {
 					attempt--
 					continue
 				}
 			}
 			return err
 		}
+		// A token of its own for each attempt: a write that landed but
+		// whose reply was lost must not look like a later attempt's.
+		w.token = newToken()
 		w.expected, w.oldOwner = writeID(raw), ownerOf(raw)
 		if next.Expired(s.now()) {
 			w.value, w.owner = nil, ""
 		} else if err := w.setRecord(next); err != nil {
 			return fmt.Errorf("redisstore: update: %w", err)
+		}
+		if guessed && !s.singleSlot && w.value != nil && w.owner != "" {
+			if wrong, err := confirm(); err != nil {
+				return err
+			} else if wrong {
+				attempt--
+				continue
+			}
 		}
 		res, err := w.run(ctx)
 		if err != nil {

@@ -672,7 +672,8 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 		t.Fatalf("record = %q, %v; want other+mine", rec.Data, err)
 	}
 
-	// An error fn returns for a stale guess is not the answer.
+	// An error fn returns for a stale guess is not the answer. (The check
+	// Load above left a guess of other+mine.)
 	if err := other.Save(ctx(t), k, session.Record{Data: []byte("fine"), Expires: live()}); err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +725,10 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 
 func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newStore(t, srv.NewClient(t, nil), nil)
+	client := srv.NewClient(t, nil)
+	counter := &commandCounter{names: map[string]int{}}
+	client.AddHook(counter)
+	s := newStore(t, client, nil)
 	k := storetest.Key("private-guess")
 	if err := s.Save(ctx(t), k, session.Record{Data: []byte("intact"), Expires: live()}); err != nil {
 		t.Fatal(err)
@@ -734,6 +738,7 @@ func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(rec.Data, "XXXXXX") // a caller scribbling on what it loaded
+	counter.take()
 	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		if string(cur.Data) != "intact" {
 			t.Errorf("fn got %q; want intact", cur.Data)
@@ -742,5 +747,64 @@ func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sent := counter.take(); sent["get"] != 0 {
+		t.Errorf("Update sent %v; want the guess used, not a read", sent)
+	}
+}
+
+func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.NewClient(t, nil)
+	counter := &commandCounter{names: map[string]int{}}
+	client.AddHook(counter)
+	prefix := uniquePrefix()
+	s := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	redisstore.SetSplitMode(s)
+	other := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	redisstore.SetSplitMode(other)
+	login := func(cur session.Record, found bool) (session.Record, error) {
+		if !found {
+			return session.Record{}, session.ErrSessionInterrupted
+		}
+		return session.Record{Data: cur.Data, Expires: live(), UserID: "dave"}, nil
+	}
+
+	// The session is deleted between Load and Update: no claim for dave.
+	k := storetest.Key("split-stale")
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx(t), k, login); !errors.Is(err, session.ErrSessionInterrupted) {
+		t.Fatalf("Update of a deleted session = %v; want ErrSessionInterrupted", err)
+	}
+	if n, err := client.HLen(ctx(t), prefix+"u:dave").Result(); err != nil || n != 0 {
+		t.Fatalf("dave's index holds %d entries (%v); want none", n, err)
+	}
+
+	// A right guess: confirmed by one read, then claim and write.
+	k = storetest.Key("split-right")
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	counter.take()
+	if err := s.Update(ctx(t), k, login); err != nil {
+		t.Fatal(err)
+	}
+	if sent := counter.take(); sent["get"] != 1 {
+		t.Errorf("Update sent %v; want one read to confirm the guess", sent)
+	}
+	keys, err := s.UserKeys(ctx(t), "dave")
+	if err != nil || !slices.Equal(keys, []string{k}) {
+		t.Fatalf("UserKeys(dave) = %v, %v; want [%s]", keys, err, k)
 	}
 }
