@@ -12,3 +12,6 @@ func Guarded(s *Store) bool { return s.guard }
 
 // ClaimWindow is the split-mode claim window.
 const ClaimWindow = claimWindow
+
+// Prefix returns s's key prefix.
+func Prefix(s *Store) string { return s.prefix }

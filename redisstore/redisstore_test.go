@@ -235,14 +235,19 @@ func TestUpdate_ErrorReturnedUnchangedAndNoResurrection(t *testing.T) {
 	}
 }
 
+// sharedStores returns two stores with one prefix on client: s with
+// MaxAttempts maxAttempts, and other, a second writer of the same records.
+func sharedStores(t *testing.T, client redis.UniversalClient, maxAttempts int) (s, other *redisstore.Store) {
+	prefix := uniquePrefix()
+	s = newStore(t, client, &redisstore.Options{Prefix: prefix, MaxAttempts: maxAttempts})
+	other = newStore(t, client, &redisstore.Options{Prefix: prefix})
+	return s, other
+}
+
 // TestUpdate_GivesUpWithErrConflict makes every attempt conflict: the
 // function itself changes the record behind Update's back.
 func TestUpdate_GivesUpWithErrConflict(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient(t, nil)
-	prefix := uniquePrefix()
-	s := newStore(t, client, &redisstore.Options{Prefix: prefix, MaxAttempts: 3})
-	other := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	s, other := sharedStores(t, redistest.Start(t).NewClient(t, nil), 3)
 	k := storetest.Key("contended")
 	if err := s.Save(ctx(t), k, session.Record{Data: []byte("0"), Expires: live()}); err != nil {
 		t.Fatal(err)
@@ -598,23 +603,37 @@ func (c *commandCounter) take() map[string]int {
 	return n
 }
 
-func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient(t, nil)
+// countingClient returns a client of a new server and the counter of the
+// commands it sends.
+func countingClient(t *testing.T) (*redis.Client, *commandCounter) {
+	client := redistest.Start(t).NewClient(t, nil)
 	counter := &commandCounter{names: map[string]int{}}
 	client.AddHook(counter)
-	s := newStore(t, client, nil)
-	k := storetest.Key("guessed")
-	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
+	return client, counter
+}
+
+// saveAndLoad saves data under k through s, then loads it, which leaves s
+// a guess for k's next Update.
+func saveAndLoad(t *testing.T, s *redisstore.Store, k, data string) session.Record {
+	t.Helper()
+	if err := s.Save(ctx(t), k, session.Record{Data: []byte(data), Expires: live()}); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := s.Load(ctx(t), k)
+	rec, err := s.Load(ctx(t), k)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec
+}
+
+func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
+	client, counter := countingClient(t)
+	s := newStore(t, client, nil)
+	k := storetest.Key("guessed")
+	loaded := saveAndLoad(t, s, k, "v1")
 	counter.take()
 	calls := 0
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		calls++
 		if !found || !bytes.Equal(cur.Data, loaded.Data) {
 			t.Errorf("fn got %q, %v; want the loaded %q", cur.Data, found, loaded.Data)
@@ -644,19 +663,10 @@ func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
 }
 
 func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient(t, nil)
-	prefix := uniquePrefix()
 	// One attempt: a wrong guess must not use it up.
-	s := newStore(t, client, &redisstore.Options{Prefix: prefix, MaxAttempts: 1})
-	other := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	s, other := sharedStores(t, redistest.Start(t).NewClient(t, nil), 1)
 	k := storetest.Key("stale-guess")
-	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(ctx(t), k); err != nil {
-		t.Fatal(err)
-	}
+	saveAndLoad(t, s, k, "v1")
 	if err := other.Save(ctx(t), k, session.Record{Data: []byte("other"), Expires: live()}); err != nil {
 		t.Fatal(err)
 	}
@@ -724,22 +734,13 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 }
 
 func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient(t, nil)
-	counter := &commandCounter{names: map[string]int{}}
-	client.AddHook(counter)
+	client, counter := countingClient(t)
 	s := newStore(t, client, nil)
 	k := storetest.Key("private-guess")
-	if err := s.Save(ctx(t), k, session.Record{Data: []byte("intact"), Expires: live()}); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := s.Load(ctx(t), k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := saveAndLoad(t, s, k, "intact")
 	copy(rec.Data, "XXXXXX") // a caller scribbling on what it loaded
 	counter.take()
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		if string(cur.Data) != "intact" {
 			t.Errorf("fn got %q; want intact", cur.Data)
 		}
@@ -754,14 +755,9 @@ func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
 }
 
 func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.NewClient(t, nil)
-	counter := &commandCounter{names: map[string]int{}}
-	client.AddHook(counter)
-	prefix := uniquePrefix()
-	s := newStore(t, client, &redisstore.Options{Prefix: prefix})
+	client, counter := countingClient(t)
+	s, other := sharedStores(t, client, 0)
 	redisstore.SetSplitMode(s)
-	other := newStore(t, client, &redisstore.Options{Prefix: prefix})
 	redisstore.SetSplitMode(other)
 	login := func(cur session.Record, found bool) (session.Record, error) {
 		if !found {
@@ -772,30 +768,20 @@ func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
 
 	// The session is deleted between Load and Update: no claim for dave.
 	k := storetest.Key("split-stale")
-	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(ctx(t), k); err != nil {
-		t.Fatal(err)
-	}
+	saveAndLoad(t, s, k, "v1")
 	if err := other.Delete(ctx(t), k); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Update(ctx(t), k, login); !errors.Is(err, session.ErrSessionInterrupted) {
 		t.Fatalf("Update of a deleted session = %v; want ErrSessionInterrupted", err)
 	}
-	if n, err := client.HLen(ctx(t), prefix+"u:dave").Result(); err != nil || n != 0 {
+	if n, err := client.HLen(ctx(t), redisstore.Prefix(s)+"u:dave").Result(); err != nil || n != 0 {
 		t.Fatalf("dave's index holds %d entries (%v); want none", n, err)
 	}
 
 	// A right guess: confirmed by one read, then claim and write.
 	k = storetest.Key("split-right")
-	if err := s.Save(ctx(t), k, session.Record{Data: []byte("v1"), Expires: live()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(ctx(t), k); err != nil {
-		t.Fatal(err)
-	}
+	saveAndLoad(t, s, k, "v1")
 	counter.take()
 	if err := s.Update(ctx(t), k, login); err != nil {
 		t.Fatal(err)
