@@ -69,6 +69,19 @@ var msgpackEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
+// getEncoder returns a pooled encoder that appends to dst.
+func getEncoder(dst []byte) *msgpackEncoder {
+	e := msgpackEncoders.Get().(*msgpackEncoder)
+	e.w.b = dst
+	return e
+}
+
+// release returns e to the pool, without the caller's slice.
+func (e *msgpackEncoder) release() {
+	e.w.b = nil
+	msgpackEncoders.Put(e)
+}
+
 type msgpackDecoder struct {
 	data   []byte // the whole input, to check declared lengths before reading
 	budget int    // elements all containers may still claim
@@ -86,28 +99,55 @@ var msgpackDecoders = sync.Pool{New: func() any {
 	return d
 }}
 
+// getDecoder returns a pooled decoder reading data. Call finish when done.
+func getDecoder(data []byte) *msgpackDecoder {
+	d := msgpackDecoders.Get().(*msgpackDecoder)
+	d.data, d.str, d.budget = data, "", len(data)
+	d.r.Reset(data)
+	d.dec.ResetReader(&d.r)
+	return d
+}
+
+// finish returns d to the pool, without its input, and returns the error
+// of a decode that ended with err: err itself, or an error for input left
+// over after a complete value, wrapping ErrCorrupt.
+func (d *msgpackDecoder) finish(err error) error {
+	if err == nil && d.r.Len() != 0 {
+		err = fmt.Errorf("%d trailing bytes", d.r.Len())
+	}
+	d.data, d.str = nil, ""
+	d.r.Reset(nil)
+	msgpackDecoders.Put(d)
+	if err != nil {
+		return fmt.Errorf("%w: msgpack: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
 // Encode implements Codec.
 func (MsgpackCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
-	e := msgpackEncoders.Get().(*msgpackEncoder)
-	e.w.b = dst
-	err := e.enc.EncodeMapLen(len(values))
-	for k, v := range values {
-		if err != nil {
-			break
-		}
-		if err = e.enc.EncodeString(k); err == nil {
-			if err = e.encodeValue(v, 0); err != nil {
-				err = fmt.Errorf("key %q: %w", k, err)
-			}
-		}
-	}
-	out := e.w.b
-	e.w.b = nil
-	msgpackEncoders.Put(e)
-	if err != nil {
+	e := getEncoder(dst)
+	defer e.release()
+	if err := e.enc.EncodeMapLen(len(values)); err != nil {
 		return dst, err
 	}
-	return out, nil
+	for k, v := range values {
+		if err := e.encodeEntry(k, v); err != nil {
+			return dst, err
+		}
+	}
+	return e.w.b, nil
+}
+
+// encodeEntry encodes one key of the session map and its value.
+func (e *msgpackEncoder) encodeEntry(k string, v any) error {
+	if err := e.enc.EncodeString(k); err != nil {
+		return err
+	}
+	if err := e.encodeValue(v, 0); err != nil {
+		return fmt.Errorf("key %q: %w", k, err)
+	}
+	return nil
 }
 
 // encodeValue encodes v, which sits inside depth containers below the
@@ -183,23 +223,11 @@ type mergeSpan struct{ start, end int }
 // values: untouched entries are copied byte for byte, so their cost is a
 // scan and a copy, not a decode and an encode.
 func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error) {
-	d := msgpackDecoders.Get().(*msgpackDecoder)
-	defer func() {
-		d.data, d.str = nil, ""
-		d.r.Reset(nil)
-		msgpackDecoders.Put(d)
-	}()
-	d.data, d.str, d.budget = encoded, "", len(encoded)
-	d.r.Reset(encoded)
-	d.dec.ResetReader(&d.r)
-
+	d := getDecoder(encoded)
 	var stack [16]mergeSpan
 	kept, err := d.scanMap(stack[:0], changed)
-	if err == nil && d.r.Len() != 0 {
-		err = fmt.Errorf("%d trailing bytes", d.r.Len())
-	}
-	if err != nil {
-		return dst, fmt.Errorf("%w: msgpack: %v", ErrCorrupt, err)
+	if err := d.finish(err); err != nil {
+		return dst, err
 	}
 	set := 0
 	for k := range changed {
@@ -207,12 +235,8 @@ func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed ma
 			set++
 		}
 	}
-	e := msgpackEncoders.Get().(*msgpackEncoder)
-	defer func() {
-		e.w.b = nil
-		msgpackEncoders.Put(e)
-	}()
-	e.w.b = dst
+	e := getEncoder(dst)
+	defer e.release()
 	if err := e.enc.EncodeMapLen(len(kept) + set); err != nil {
 		return dst, err
 	}
@@ -220,15 +244,10 @@ func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed ma
 		e.w.b = append(e.w.b, encoded[sp.start:sp.end]...)
 	}
 	for k := range changed {
-		v, ok := values[k]
-		if !ok {
-			continue
-		}
-		if err := e.enc.EncodeString(k); err != nil {
-			return dst, err
-		}
-		if err := e.encodeValue(v, 0); err != nil {
-			return dst, fmt.Errorf("key %q: %w", k, err)
+		if v, ok := values[k]; ok {
+			if err := e.encodeEntry(k, v); err != nil {
+				return dst, err
+			}
 		}
 	}
 	return e.w.b, nil
@@ -237,27 +256,14 @@ func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed ma
 // scanMap walks the top-level map and appends the spans of the entries
 // whose keys are not in changed.
 func (d *msgpackDecoder) scanMap(kept []mergeSpan, changed map[string]struct{}) ([]mergeSpan, error) {
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.mapLen()
 	if err != nil {
-		return nil, err
-	}
-	if err := d.claim(n, 2); err != nil {
 		return nil, err
 	}
 	for range n {
 		start := d.pos()
-		c, err := d.dec.PeekCode()
+		ks, kn, err := d.skipKey()
 		if err != nil {
-			return nil, err
-		}
-		if !msgpcode.IsString(c) {
-			return nil, fmt.Errorf("map key of type 0x%02x, want string", c)
-		}
-		ks, kn, err := d.checkPayload(c)
-		if err != nil {
-			return nil, err
-		}
-		if err := d.seek(ks + kn); err != nil {
 			return nil, err
 		}
 		if err := d.skipValue(0); err != nil {
@@ -268,6 +274,55 @@ func (d *msgpackDecoder) scanMap(kept []mergeSpan, changed map[string]struct{}) 
 		}
 	}
 	return kept, nil
+}
+
+// mapLen reads a map header and claims its entries from the budget.
+func (d *msgpackDecoder) mapLen() (int, error) {
+	n, err := d.dec.DecodeMapLen()
+	if err == nil {
+		err = d.claim(n, 2) // a key and a value
+	}
+	return n, err
+}
+
+// arrayLen reads an array header and claims its elements from the budget.
+func (d *msgpackDecoder) arrayLen() (int, error) {
+	n, err := d.dec.DecodeArrayLen()
+	if err == nil {
+		err = d.claim(n, 1)
+	}
+	return n, err
+}
+
+// skipKey moves past the map key at the current position, which must be a
+// string, and returns where its bytes lie in d.data.
+func (d *msgpackDecoder) skipKey() (start, n int, err error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return 0, 0, err
+	}
+	if !msgpcode.IsString(c) {
+		return 0, 0, fmt.Errorf("map key of type 0x%02x, want string", c)
+	}
+	return d.skipPayload(c)
+}
+
+// skipPayload moves past the string, binary or extension value with code c
+// at the current position and returns where its payload lies in d.data.
+func (d *msgpackDecoder) skipPayload(c byte) (start, n int, err error) {
+	start, n, err = d.checkPayload(c)
+	if err == nil {
+		err = d.seek(start + n)
+	}
+	return start, n, err
+}
+
+// stringAt returns d.data[start:start+n] as a substring of d.str.
+func (d *msgpackDecoder) stringAt(start, n int) string {
+	if d.str == "" {
+		d.str = string(d.data)
+	}
+	return d.str[start : start+n]
 }
 
 // pos is the offset of the next byte to decode.
@@ -314,17 +369,11 @@ func (d *msgpackDecoder) skipValue(depth int) error {
 	}
 	switch {
 	case msgpcode.IsString(c), msgpcode.IsBin(c), msgpcode.IsExt(c):
-		start, n, err := d.checkPayload(c)
-		if err != nil {
-			return err
-		}
-		return d.seek(start + n)
+		_, _, err := d.skipPayload(c)
+		return err
 	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		n, err := d.dec.DecodeArrayLen()
+		n, err := d.arrayLen()
 		if err != nil {
-			return err
-		}
-		if err := d.claim(n, 1); err != nil {
 			return err
 		}
 		for range n {
@@ -334,26 +383,12 @@ func (d *msgpackDecoder) skipValue(depth int) error {
 		}
 		return nil
 	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
-		n, err := d.dec.DecodeMapLen()
+		n, err := d.mapLen()
 		if err != nil {
 			return err
 		}
-		if err := d.claim(n, 2); err != nil {
-			return err
-		}
 		for range n {
-			kc, err := d.dec.PeekCode()
-			if err != nil {
-				return err
-			}
-			if !msgpcode.IsString(kc) {
-				return fmt.Errorf("map key of type 0x%02x, want string", kc)
-			}
-			ks, kn, err := d.checkPayload(kc)
-			if err != nil {
-				return err
-			}
-			if err := d.seek(ks + kn); err != nil {
+			if _, _, err := d.skipKey(); err != nil {
 				return err
 			}
 			if err := d.skipValue(depth + 1); err != nil {
@@ -372,23 +407,14 @@ func decodeMsgpackValue(data []byte, depth int) (any, error) {
 }
 
 func decodeMsgpack(data []byte, wantMap bool, depth int) (v any, err error) {
-	d := msgpackDecoders.Get().(*msgpackDecoder)
-	d.data, d.str, d.budget = data, "", len(data)
-	d.r.Reset(data)
-	d.dec.ResetReader(&d.r)
+	d := getDecoder(data)
 	if wantMap {
 		v, err = d.decodeMap(depth)
 	} else {
 		v, err = d.decodeValue(depth)
 	}
-	if err == nil && d.r.Len() != 0 {
-		err = fmt.Errorf("%d trailing bytes", d.r.Len())
-	}
-	d.data, d.str = nil, ""
-	d.r.Reset(nil)
-	msgpackDecoders.Put(d)
-	if err != nil {
-		return nil, fmt.Errorf("%w: msgpack: %v", ErrCorrupt, err)
+	if err := d.finish(err); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -415,23 +441,13 @@ func (d *msgpackDecoder) claim(n, size int) error {
 
 // decodeMap decodes a map whose values sit inside depth containers.
 func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.mapLen()
 	if err != nil {
-		return nil, err
-	}
-	if err := d.claim(n, 2); err != nil {
 		return nil, err
 	}
 	m := make(map[string]any, min(n, maxPrealloc))
 	for range n {
-		c, err := d.dec.PeekCode()
-		if err != nil {
-			return nil, err
-		}
-		if !msgpcode.IsString(c) {
-			return nil, fmt.Errorf("map key of type 0x%02x, want string", c)
-		}
-		k, err := d.decodeString(c)
+		ks, kn, err := d.skipKey()
 		if err != nil {
 			return nil, err
 		}
@@ -439,7 +455,7 @@ func (d *msgpackDecoder) decodeMap(depth int) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m[k] = v
+		m[d.stringAt(ks, kn)] = v
 	}
 	return m, nil
 }
@@ -468,7 +484,11 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 	case c == msgpcode.Float || c == msgpcode.Double:
 		return d.dec.DecodeFloat64()
 	case msgpcode.IsString(c):
-		return d.decodeString(c)
+		start, n, err := d.skipPayload(c)
+		if err != nil {
+			return nil, err
+		}
+		return d.stringAt(start, n), nil
 	case msgpcode.IsBin(c):
 		if _, _, err := d.checkPayload(c); err != nil {
 			return nil, err
@@ -479,11 +499,8 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 		}
 		return b, err
 	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		n, err := d.dec.DecodeArrayLen()
+		n, err := d.arrayLen()
 		if err != nil {
-			return nil, err
-		}
-		if err := d.claim(n, 1); err != nil {
 			return nil, err
 		}
 		a := make([]any, 0, min(n, maxPrealloc))
@@ -510,22 +527,6 @@ func (d *msgpackDecoder) decodeValue(depth int) (any, error) {
 	return nil, fmt.Errorf("unexpected code 0x%02x", c)
 }
 
-// decodeString decodes the string with code c at the current position as a
-// substring of d.str.
-func (d *msgpackDecoder) decodeString(c byte) (string, error) {
-	start, n, err := d.checkPayload(c)
-	if err != nil {
-		return "", err
-	}
-	if d.str == "" {
-		d.str = string(d.data)
-	}
-	if _, err := d.r.Seek(int64(start+n), io.SeekStart); err != nil {
-		return "", err
-	}
-	return d.str[start : start+n], nil
-}
-
 // checkPayload verifies, before the msgpack decoder allocates anything, that
 // the string, binary or extension value starting at the current position
 // (with code c) fits in what is left of the input, and that an extension is
@@ -533,7 +534,7 @@ func (d *msgpackDecoder) decodeString(c byte) (string, error) {
 // header claims. It returns where the payload starts in d.data and its
 // length.
 func (d *msgpackDecoder) checkPayload(c byte) (start, n int, err error) {
-	pos := len(d.data) - d.r.Len()
+	pos := d.pos()
 	hdr := d.data[pos+1:] // after the code byte
 	var size int          // bytes of the length field
 	switch {
