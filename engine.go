@@ -221,9 +221,7 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 	rec, err := e.store.Load(ctx, s.storeKey())
 	switch {
 	case errors.Is(err, ErrCorrupt):
-		e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
-			"key", s.storeKey(), "err", err)
-		s.setID("")
+		e.dropCorrupt(ctx, s, err)
 		return
 	case errors.Is(err, ErrNotFound):
 		s.setID("")
@@ -238,15 +236,20 @@ func (e *Engine) loadInto(ctx context.Context, s *Session) {
 	}
 	values, exp, err := decodeRecord(rec.Data, e.opts.Codec)
 	if err != nil {
-		// Django: "Session data corrupted". The record stays for the sweeper;
-		// the visitor gets a new session.
-		e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
-			"key", s.storeKey(), "err", err)
-		s.setID("")
+		e.dropCorrupt(ctx, s, err)
 		return
 	}
 	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
 	s.userID = rec.UserID
+}
+
+// dropCorrupt handles a record that the store or the codec found corrupt,
+// Django's "Session data corrupted": it is logged and the visitor gets a new
+// session; the record stays for the sweeper. s.mu must be held.
+func (e *Engine) dropCorrupt(ctx context.Context, s *Session, err error) {
+	e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
+		"key", s.storeKey(), "err", err)
+	s.setID("")
 }
 
 // Save writes the session to the store, giving it an ID on its first save.
@@ -297,13 +300,11 @@ func (e *Engine) saveLocked(ctx context.Context, s *Session) error {
 		if err := e.store.Save(ctx, key, rec); err != nil {
 			return fmt.Errorf("session: save: %w", err)
 		}
-		s.setID(id)
-		s.key, s.stored = key, true
+		s.id, s.key = id, key
 	} else if err := e.commitExisting(ctx, s.storeKey(), func(Record) Record { return rec }); err != nil {
 		return err
 	}
-	s.savedLocked()
-	s.recExpires = rec.Expires
+	s.savedLocked(rec.Expires)
 	return nil
 }
 
@@ -319,10 +320,8 @@ func (e *Engine) sealLocked(s *Session, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	s.setID(value)
-	s.key = value
-	s.stored, s.recExpires = true, rec.Expires
-	s.savedLocked()
+	s.id, s.key = value, value
+	s.savedLocked(rec.Expires)
 	return nil
 }
 
@@ -364,8 +363,8 @@ func (e *Engine) mergeLocked(ctx context.Context, s *Session, now time.Time) err
 	case err != nil:
 		return fmt.Errorf("session: save: %w", err)
 	}
-	s.expiry, s.userID, s.recExpires = mergedExp, merged.UserID, merged.Expires
-	s.savedLocked()
+	s.expiry, s.userID = mergedExp, merged.UserID
+	s.savedLocked(merged.Expires)
 	return nil
 }
 

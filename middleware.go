@@ -19,8 +19,9 @@ var errResponseReplaced = errors.New("session: response replaced by the session 
 // Middleware makes a session available to next through FromContext and
 // commits it, Django's SessionMiddleware:
 //
-//   - The session cookie is read; a value that is not a well-formed ID is
-//     dropped before any store call. Nothing is loaded until the handler
+//   - The session cookie is read; a value that is not a well-formed ID (with
+//     a Sealer store, one too long for a browser to have kept) is dropped
+//     before any store call. Nothing is loaded until the handler
 //     first uses the session.
 //   - The session is committed just before the response starts: at the
 //     first WriteHeader, Write, Flush (also through http.ResponseController)
@@ -209,7 +210,8 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 	}
 	now := e.now()
 	refresh := e.opts.SaveEveryRequest || e.needsIdleRefresh(s, now)
-	if !s.isEmptyLocked() && (s.modified || refresh || s.reissue) && status < 500 {
+	write := (s.modified || refresh || s.reissue) && status < 500
+	if write && !s.isEmptyLocked() {
 		s.loadLocked() // SaveEveryRequest on a session the handler never used
 		if s.loadErr != nil {
 			return "", s.version, s.loadErr
@@ -222,7 +224,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 		}
 		return "", s.version, nil
 	}
-	if !(s.modified || refresh || s.reissue) || status >= 500 {
+	if !write {
 		return "", s.version, nil
 	}
 	browserClose := e.expireAtBrowserClose(s.expiry)

@@ -85,9 +85,10 @@ func (s *Session) ID() string {
 // store the cookie value itself is the key. s.mu must be held.
 func (s *Session) storeKey() string {
 	if s.key == "" {
-		s.key = StoreKey(s.id)
 		if s.engine.sealer != nil {
 			s.key = s.id
+		} else {
+			s.key = StoreKey(s.id)
 		}
 	}
 	return s.key
@@ -131,9 +132,10 @@ func (s *Session) changedLocked(key string) {
 	s.changed[key] = struct{}{}
 }
 
-// savedLocked forgets the changes once they are in the store.
-func (s *Session) savedLocked() {
-	s.modified = false
+// savedLocked records that the session's record is in the store, expiring
+// at expires, and forgets the changes now in it.
+func (s *Session) savedLocked(expires time.Time) {
+	s.stored, s.recExpires, s.modified = true, expires, false
 	clear(s.changed)
 	s.cleared, s.expiryChanged, s.userChanged = false, false, false
 }
@@ -431,27 +433,24 @@ func (s *Session) CycleKey(ctx context.Context) error {
 		s.version++
 		return nil
 	}
-	oldKey, oldStored := s.storeKey(), s.stored
-	id := newID()
 	rec, done, err := e.encodeLocked(s, e.now())
 	if err != nil {
 		return fmt.Errorf("session: cycle key: %w", err)
 	}
 	defer done()
+	id := newID()
 	newKey := StoreKey(id)
 	if err := e.store.Save(ctx, newKey, rec); err != nil {
 		return fmt.Errorf("session: cycle key: save: %w", err)
 	}
-	if oldStored {
-		if err := e.retire(ctx, oldKey); err != nil {
+	if s.stored {
+		if err := e.retire(ctx, s.storeKey()); err != nil {
 			_ = e.store.Delete(ctx, newKey)
 			return fmt.Errorf("session: cycle key: %w", err)
 		}
 	}
-	s.setID(id)
-	s.key = newKey
-	s.stored, s.recExpires = true, rec.Expires
-	s.savedLocked()
+	s.id, s.key = id, newKey
+	s.savedLocked(rec.Expires)
 	s.reissue = true
 	s.version++
 	return nil
