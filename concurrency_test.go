@@ -37,7 +37,7 @@ func stores(t *testing.T) map[string]session.Store {
 
 // server serves the engine's middleware around a tiny API on a loopback
 // port: /set?k=&v= sets a key, /incr?k= increments an int, /get?k= reads,
-// /flush flushes, /login?uid= sets the owner.
+// /login?uid= sets the owner.
 func server(t *testing.T, e *session.Engine) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {

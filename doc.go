@@ -33,15 +33,15 @@
 // uses when present: Sweeper (the background sweeper removes expired
 // records), Updater (atomic read-modify-write: merged commits and the
 // no-resurrection check), Ranger and ExpiredRanger (iteration for tools),
-// UserIndexer
-// (per-user listing and revocation), Sealer (the session lives in the
-// cookie) and io.Closer. This module's stores: boltstore (the embedded
+// UserIndexer (per-user listing and revocation), Sealer (the session lives
+// in the cookie) and io.Closer. This module's stores: boltstore (the embedded
 // default), filestore, redisstore, cachestore (a cache in front of any
 // store), cookiestore and memstore. Package storetest is the conformance
 // suite every server-side store runs.
 //
 // Records are stored under StoreKey(id), the SHA-256 of the ID, so a leaked
-// store holds no usable cookie and no store ever sees client input as a key.
+// store holds no usable cookie and no server-side store ever sees client
+// input as a key.
 //
 // # Type model
 //

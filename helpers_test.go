@@ -23,7 +23,7 @@ type testEnv struct {
 	logs   *testkit.LogBuffer
 }
 
-// newEnv returns an engine on a memstore sharing a fake clock; edit changes
+// newEnv returns an engine on a mapStore sharing a fake clock; edit changes
 // the options before New.
 func newEnv(t testing.TB, edit func(*Options)) *testEnv {
 	t.Helper()

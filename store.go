@@ -41,6 +41,11 @@ var (
 	// cookie's name and value. The save fails rather than send a cookie the
 	// browser would drop or truncate.
 	ErrCookieTooLarge = errors.New("session: session too large for a cookie")
+
+	// ErrNotSupported is returned when the engine's store lacks the optional
+	// capability an operation needs (Ranger for Range, UserIndexer for the
+	// per-user operations).
+	ErrNotSupported = errors.New("session: not supported by the store")
 )
 
 // Record is what a Store keeps for one session: the encoded session and the
@@ -61,14 +66,14 @@ func (r Record) Expired(now time.Time) bool {
 	return !now.Before(r.Expires)
 }
 
-// Store is the seam every server-side backend implements. Keys are
-// store keys (see [StoreKey]): hex strings derived from session IDs, never
-// raw client input.
+// Store is the seam every backend implements. Keys are store keys (see
+// [StoreKey]): hex strings derived from session IDs, never raw client input
+// (a [Sealer] is the exception: its keys are the cookie values it sealed).
 //
 // Implementations must be safe for concurrent use. Optional powers are
-// separate interfaces ([Sweeper], [Updater], [Ranger], and io.Closer) that
-// the engine and tools discover by type assertion, as database/sql/driver
-// does.
+// separate interfaces ([Sweeper], [Updater], [Ranger], [ExpiredRanger],
+// [UserIndexer], [Sealer] and io.Closer) that the engine and tools discover
+// by type assertion, as database/sql/driver does.
 type Store interface {
 	// Load returns the record stored under key. It returns an error that
 	// wraps ErrNotFound when the key is missing or its record has expired.
@@ -77,9 +82,8 @@ type Store interface {
 
 	// Save stores rec under key, replacing any previous record. The store
 	// must not keep rec.Data beyond the call without copying it: the caller
-	// reuses the slice. A record
-	// whose Expires is already past may be stored or dropped; either way
-	// Load does not return it.
+	// reuses the slice. A record whose Expires is already past may be
+	// stored or dropped; either way Load does not return it.
 	Save(ctx context.Context, key string, rec Record) error
 
 	// Delete removes the record under key. Deleting a missing key is not an

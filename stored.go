@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// ErrNotSupported is returned when the engine's store lacks the optional
-// capability an operation needs (Ranger for Range, UserIndexer for the
-// per-user operations).
-var ErrNotSupported = errors.New("session: not supported by the store")
-
 // StoredSession describes one stored session without decoding its data.
 type StoredSession struct {
 	// Key is the store key: StoreKey of the session ID. The ID itself is
