@@ -9,7 +9,8 @@
 // The suite checks the Store contract (round trip, overwrite, delete, expiry
 // honoured on load, data isolation, context cancellation, concurrent use) and
 // each optional capability the store implements: session.Sweeper,
-// session.Updater, session.Ranger and io.Closer. Run it with -race.
+// session.Updater, session.Ranger, session.ExpiredRanger,
+// session.UserIndexer and io.Closer. Run it with -race.
 //
 // Run may be called from parallel tests; each subtest uses a store of its
 // own. The suite keeps no state, so a crash loses nothing of its own.
@@ -80,6 +81,13 @@ func live() time.Time { return time.Now().Add(time.Hour) }
 func past() time.Time { return time.Now().Add(-time.Hour) }
 
 func ctx(t *testing.T) context.Context { return t.Context() }
+
+// canceled returns a context that is already canceled.
+func canceled() context.Context {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	return c
+}
 
 func mustSave(t *testing.T, s session.Store, key string, rec session.Record) {
 	t.Helper()
@@ -212,8 +220,7 @@ func testManyKeys(t *testing.T, s session.Store) {
 func testCanceled(t *testing.T, s session.Store) {
 	k := Key("canceled")
 	mustSave(t, s, k, session.Record{Data: []byte("x"), Expires: live()})
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	c := canceled()
 	if _, err := s.Load(c, k); !errors.Is(err, context.Canceled) {
 		t.Errorf("Load with a canceled context = %v, want context.Canceled", err)
 	}
@@ -228,11 +235,13 @@ func testCanceled(t *testing.T, s session.Store) {
 	}
 }
 
-// testConcurrent mixes Save, Load and Delete on a few shared keys from many
-// goroutines; under -race it finds unsynchronized state, and every load must
-// see a whole record that some goroutine wrote.
+// testConcurrent mixes Save, Load, Delete and, if the store has it, Update
+// on a few shared keys from many goroutines; under -race it finds
+// unsynchronized state, and every load must see a whole record that some
+// goroutine wrote.
 func testConcurrent(t *testing.T, s session.Store) {
 	const workers, ops, keys = 16, 60, 4
+	u, isUpdater := s.(session.Updater)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -243,7 +252,6 @@ func testConcurrent(t *testing.T, s session.Store) {
 				k := Key(fmt.Sprint("concurrent-", (w+i)%keys))
 				var err error
 				op := i % 4
-				u, isUpdater := s.(session.Updater)
 				if op == 3 && !isUpdater {
 					op = 1
 				}
@@ -253,11 +261,10 @@ func testConcurrent(t *testing.T, s session.Store) {
 						if found && !wellFormed(cur.Data) {
 							return session.Record{}, fmt.Errorf("torn record in Update %q", cur.Data)
 						}
-						return session.Record{Data: bytes.Repeat([]byte{byte('a' + w)}, 64+w), Expires: live()}, nil
+						return session.Record{Data: concurrentData(w), Expires: live()}, nil
 					})
 				case 0:
-					data := bytes.Repeat([]byte{byte('a' + w)}, 64+w)
-					err = s.Save(context.Background(), k, session.Record{Data: data, Expires: live()})
+					err = s.Save(context.Background(), k, session.Record{Data: concurrentData(w), Expires: live()})
 				case 1:
 					var rec session.Record
 					rec, err = s.Load(context.Background(), k)
@@ -283,14 +290,13 @@ func testConcurrent(t *testing.T, s session.Store) {
 	}
 }
 
-// wellFormed reports whether data is one of testConcurrent's records: 64+w
-// copies of the byte 'a'+w.
+// concurrentData is what worker w of testConcurrent writes: 64+w copies of
+// the byte 'a'+w.
+func concurrentData(w int) []byte { return bytes.Repeat([]byte{byte('a' + w)}, 64+w) }
+
+// wellFormed reports whether data is one of testConcurrent's records.
 func wellFormed(data []byte) bool {
-	if len(data) < 64 {
-		return false
-	}
-	w := len(data) - 64
-	return bytes.Equal(data, bytes.Repeat([]byte{byte('a' + w)}, 64+w))
+	return len(data) >= 64 && bytes.Equal(data, concurrentData(len(data)-64))
 }
 
 // testEngine checks the store behind a real engine: a session saved, loaded,
@@ -343,8 +349,7 @@ func testSweeper(t *testing.T, s session.Store) {
 	if !ok {
 		t.Skip("store does not implement session.Sweeper")
 	}
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	c := canceled()
 	if _, err := sw.DeleteExpired(c); !errors.Is(err, context.Canceled) {
 		t.Errorf("DeleteExpired with a canceled context = %v, want context.Canceled", err)
 	}
@@ -418,8 +423,7 @@ func testUpdater(t *testing.T, s session.Store) {
 		t.Errorf("Update of an expired record: %v", err)
 	}
 
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	c := canceled()
 	err = u.Update(c, k, func(cur session.Record, _ bool) (session.Record, error) {
 		return session.Record{Data: []byte("canceled"), Expires: live()}, nil
 	})
@@ -532,16 +536,8 @@ func testRanger(t *testing.T, s session.Store) {
 	if err != nil {
 		t.Fatalf("Range: %v", err)
 	}
-	if len(got) != len(want) {
-		t.Errorf("Range yielded %d records, want the %d live ones", len(got), len(want))
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("Range: %s = %q, want %q", k[:8], got[k], v)
-		}
-	}
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	wantListed(t, "Range", "live", got, want)
+	c := canceled()
 	if err := r.Range(c, func(string, session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
 		t.Errorf("Range with a canceled context = %v, want context.Canceled", err)
 	}
@@ -552,6 +548,20 @@ func testRanger(t *testing.T, s session.Store) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("Range after fn returned false: %d calls, err %v; want 3 calls", calls, err)
+	}
+}
+
+// wantListed checks that method listed exactly want (key to data), the
+// store's kind records.
+func wantListed(t *testing.T, method, kind string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s yielded %d records, want the %d %s ones", method, len(got), len(want), kind)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s = %q, want %q", method, k[:8], got[k], v)
+		}
 	}
 }
 
@@ -647,8 +657,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 	if n, err := u.DeleteUser(ctx(t), "bob"); err != nil || n != 0 {
 		t.Errorf("second DeleteUser(bob) = %d, %v; want 0", n, err)
 	}
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	c := canceled()
 	if _, err := u.UserKeys(c, "alice"); !errors.Is(err, context.Canceled) {
 		t.Errorf("UserKeys with a canceled context = %v", err)
 	}
@@ -684,20 +693,12 @@ func testExpiredRanger(t *testing.T, s session.Store) {
 	if err != nil {
 		t.Fatalf("RangeExpired: %v", err)
 	}
-	if len(got) != len(want) {
-		t.Errorf("RangeExpired yielded %d records, want the %d expired ones", len(got), len(want))
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("RangeExpired: %s = %q, want %q", k[:8], got[k], v)
-		}
-	}
+	wantListed(t, "RangeExpired", "expired", got, want)
 	calls := 0
 	if err := r.RangeExpired(ctx(t), func(string, session.Record) bool { calls++; return false }); err != nil || calls != 1 {
 		t.Errorf("RangeExpired after fn returned false: %d calls, err %v", calls, err)
 	}
-	c, cancel := context.WithCancel(context.Background())
-	cancel()
+	c := canceled()
 	if err := r.RangeExpired(c, func(string, session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
 		t.Errorf("RangeExpired with a canceled context = %v, want context.Canceled", err)
 	}
