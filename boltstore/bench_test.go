@@ -227,21 +227,9 @@ func populatedPath(b *testing.B, n int) string {
 	}
 	data := record(b)
 	exp := time.Now().Add(24 * time.Hour)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				if err := s.Save(context.Background(), storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: exp}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	runWriters(b, n, 64, func(i int) error {
+		return s.Save(context.Background(), storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: exp})
+	})
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -308,17 +296,14 @@ func BenchmarkLoadBySize(b *testing.B) {
 	}
 }
 
-// openRaw opens a populated file with bbolt alone, with the options Open
-// uses.
+// openRaw opens a populated file as Open does, for use with bbolt alone.
 func openRaw(b *testing.B, path string) *bbolt.DB {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, InitialMmapSize: 64 << 20,
-	})
+	s, err := boltstore.Open(path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
-	return db
+	b.Cleanup(func() { s.Close() })
+	return s.DB()
 }
 
 // BenchmarkSweep deletes 1,000 expired sessions from stores that also hold
@@ -331,10 +316,8 @@ func BenchmarkSweep(b *testing.B) {
 	data := record(b)
 	for _, n := range storeSizes() {
 		b.Run(fmt.Sprintf("expired=%d/live=%d/store", expired, n), func(b *testing.B) {
-			var mu sync.Mutex
-			now := time.Now()
-			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			s, err := boltstore.Open(populatedPath(b, n), &boltstore.Options{Now: clock})
+			clk := testkit.NewClock(time.Now())
+			s, err := boltstore.Open(populatedPath(b, n), &boltstore.Options{Now: clk.Now})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -345,7 +328,7 @@ func BenchmarkSweep(b *testing.B) {
 				b.StopTimer()
 				runWriters(b, expired, 64, func(j int) error {
 					return s.Save(ctx, storetest.Key(fmt.Sprint("expired-", i, "-", j)),
-						session.Record{Data: data, Expires: now.Add(-time.Minute)})
+						session.Record{Data: data, Expires: clk.Now().Add(-time.Minute)})
 				})
 				b.StartTimer()
 				got, err := s.DeleteExpired(ctx)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
@@ -153,10 +154,9 @@ func TestClosed_ReturnsErrClosed(t *testing.T) {
 }
 
 func TestDeleteExpired_UsesIndexAndBatches(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, _ := open(t, &boltstore.Options{Now: clock, SweepBatch: 7})
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	now := clk.Now()
+	s, _ := open(t, &boltstore.Options{Now: clk.Now, SweepBatch: 7})
 	ctx := context.Background()
 	for i := range 50 {
 		exp := now.Add(time.Duration(i+1) * time.Minute)
@@ -172,9 +172,7 @@ func TestDeleteExpired_UsesIndexAndBatches(t *testing.T) {
 	if st, _ := s.Stats(ctx); st.Records != 50 || st.Indexed != 50 {
 		t.Fatalf("stats %+v, want 50 records and 50 index entries", st)
 	}
-	mu.Lock()
-	now = now.Add(20*time.Minute + time.Second) // records 1..19 expired
-	mu.Unlock()
+	clk.Advance(20*time.Minute + time.Second) // records 1..19 expired
 	n, err := s.DeleteExpired(ctx)
 	if err != nil || n != 19 {
 		t.Fatalf("DeleteExpired = %d, %v; want 19 over several batches of 7", n, err)
@@ -189,15 +187,13 @@ func TestDeleteExpired_UsesIndexAndBatches(t *testing.T) {
 	// A record expiring later in the current index slot is kept until its
 	// exact expiry.
 	soon := storetest.Key("soon")
-	if err := s.Save(ctx, soon, session.Record{Data: []byte("z"), Expires: now.Add(30 * time.Second)}); err != nil {
+	if err := s.Save(ctx, soon, session.Record{Data: []byte("z"), Expires: clk.Now().Add(30 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.DeleteExpired(ctx); n != 0 {
 		t.Errorf("swept %d records that expire later in the current slot", n)
 	}
-	mu.Lock()
-	now = now.Add(30 * time.Second)
-	mu.Unlock()
+	clk.Advance(30 * time.Second)
 	if n, _ := s.DeleteExpired(ctx); n != 1 {
 		t.Errorf("swept %d at the exact expiry, want 1", n)
 	}
