@@ -87,7 +87,6 @@ type Store struct {
 	index   []byte
 	users   []byte
 	opts    Options
-	log     *slog.Logger
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -165,7 +164,6 @@ func newStore(db *bbolt.DB, o Options) (*Store, error) {
 		index:   []byte(o.Bucket + ".expiry"),
 		users:   []byte(o.Bucket + ".users"),
 		opts:    o,
-		log:     o.Logger,
 	}
 	s.group.db = db
 	err := db.Update(func(tx *bbolt.Tx) error {
@@ -185,8 +183,10 @@ func newStore(db *bbolt.DB, o Options) (*Store, error) {
 // DB returns the underlying database.
 func (s *Store) DB() *bbolt.DB { return s.db }
 
-// Close waits for writes in progress and, if the Store opened the database,
-// closes it. Later calls return session.ErrClosed. Close is idempotent.
+// Close makes later calls return session.ErrClosed. If the Store opened the
+// database, Close closes it once the transactions in progress have ended; a
+// Store made by New leaves the database open and does not wait for its
+// writes in progress. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -311,7 +311,7 @@ func (s *Store) getRecord(tx *bbolt.Tx, key []byte) (rec session.Record, ok bool
 	}
 	v, ok := parseValue(raw)
 	if !ok {
-		s.log.Warn("boltstore: corrupt record treated as missing", "key", string(key), "bytes", len(raw))
+		s.opts.Logger.Warn("boltstore: corrupt record treated as missing", "key", string(key), "bytes", len(raw))
 		return rec, false
 	}
 	return session.Record{Data: v.data, Expires: time.Unix(0, int64(v.expires)), UserID: string(v.userID)}, true
@@ -593,7 +593,7 @@ func (s *Store) walk(ctx context.Context, op string, bucket []byte, fn func(key 
 		done := false
 		err := s.db.View(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucket).Cursor()
-			var k []byte
+			var k, last []byte
 			if after == nil {
 				k, _ = c.First()
 			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
@@ -610,7 +610,10 @@ func (s *Store) walk(ctx context.Context, op string, bucket []byte, fn func(key 
 					rec.Data = bytes.Clone(rec.Data)
 					batch = append(batch, entry{string(key), rec})
 				}
-				after = bytes.Clone(k)
+				last = k
+			}
+			if last != nil {
+				after = bytes.Clone(last)
 			}
 			done = k == nil
 			return nil
