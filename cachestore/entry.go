@@ -28,7 +28,7 @@ type entry struct {
 // the entry takes rec.Data, which nobody may modify afterwards.
 func newEntry(rec session.Record, synced time.Time, copyData bool) *entry {
 	data := rec.Data
-	if copyData && data != nil {
+	if copyData {
 		data = bytes.Clone(data)
 	}
 	return &entry{data: data, expires: rec.Expires, userID: rec.UserID, synced: synced.UnixNano()}
@@ -55,11 +55,7 @@ func (e *entry) lifetime(now time.Time, ttl time.Duration) time.Duration {
 // record returns the cached record with a copy of its data, which then
 // belongs to the caller.
 func (e *entry) record() session.Record {
-	data := e.data
-	if data != nil {
-		data = bytes.Clone(data)
-	}
-	return session.Record{Data: data, Expires: e.expires, UserID: e.userID}
+	return session.Record{Data: bytes.Clone(e.data), Expires: e.expires, UserID: e.userID}
 }
 
 // weight is the approximate memory e costs in the cache under key.
