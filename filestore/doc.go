@@ -114,7 +114,7 @@
 // takes the same lock before removing anything and checks the header again
 // under it, so a session rewritten meanwhile is kept. Waiting for a lock
 // does not observe the context: a lock is held only for one file write
-// with its markers, or for one batch of at most 128 removals by the
+// with its markers, or for one batch of at most 128 files handled by the
 // sweeper or DeleteUser.
 //
 // The lock files must stay where they are while any process uses the

@@ -370,7 +370,7 @@ func (s *Store) replace(sh *shard, key string, rec session.Record, old string) e
 	if s.hooks.afterWrite != nil {
 		s.hooks.afterWrite(key)
 	}
-	if old != "" && old != rec.UserID {
+	if old != rec.UserID {
 		s.dropMarker(old, key)
 	}
 	return err
@@ -392,26 +392,29 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	defer s.unlock(sh)
-	old := s.owner(sh, key)
-	if err := s.remove(sh, key); err != nil {
+	if err := s.remove(sh, key, s.owner(sh, key)); err != nil {
 		return fmt.Errorf("filestore: delete: %w", err)
-	}
-	if old != "" {
-		s.dropMarker(old, key)
 	}
 	return nil
 }
 
-// remove removes the file of key and, unless NoSync is set, syncs its
-// directory. A missing file is not an error. The shard's lock must be held.
-func (s *Store) remove(sh *shard, key string) error {
-	if err := os.Remove(sh.path(key)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+// remove removes the file of key, whose owner is owner ("" for none),
+// and, unless NoSync is set, syncs its directory; only then does it remove
+// the owner's marker. A missing file is not an error. The shard's lock must
+// be held.
+func (s *Store) remove(sh *shard, key, owner string) error {
+	err := os.Remove(sh.path(key))
+	switch {
+	case err == nil:
+		err = s.syncDir(sh.dir)
+	case errors.Is(err, fs.ErrNotExist):
+		err = nil
+	}
+	if err != nil {
 		return err
 	}
-	return s.syncDir(sh.dir)
+	s.dropMarker(owner, key)
+	return nil
 }
 
 // Update implements session.Updater. fn runs once, under the shard's lock,
@@ -449,11 +452,8 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if next.Expired(s.now()) {
 		// Gone for Load either way; removing the file is cheaper than
 		// writing one for the sweeper to remove.
-		if err := s.remove(sh, key); err != nil {
+		if err := s.remove(sh, key, old); err != nil {
 			return fmt.Errorf("filestore: update: %w", err)
-		}
-		if old != "" {
-			s.dropMarker(old, key)
 		}
 		return nil
 	}
@@ -509,11 +509,7 @@ func (s *Store) createTemp(sh *shard) (*os.File, error) {
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
 			return f, err
 		}
-		if err := os.Mkdir(sh.dir, dirPerm); err == nil {
-			if err := s.syncDir(s.dir); err != nil {
-				return nil, err
-			}
-		} else if !errors.Is(err, fs.ErrExist) {
+		if err := s.mkdirs(sh.dir, 0); err != nil {
 			return nil, err
 		}
 	}

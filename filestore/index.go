@@ -113,11 +113,15 @@ func parentDir(path string) string {
 	return path
 }
 
-// dropMarker removes the marker of key from the index directory of uid. A
-// missing marker is not an error; any other failure is logged, as it only
-// leaves a stale marker, which readers ignore and the sweeper removes. The
-// lock of key's shard must be held.
+// dropMarker removes the marker of key from the index directory of uid;
+// the empty user ID, which is not indexed, has none. A missing marker is
+// not an error; any other failure is logged, as it only leaves a stale
+// marker, which readers ignore and the sweeper removes. The lock of key's
+// shard must be held.
 func (s *Store) dropMarker(uid, key string) {
+	if uid == "" {
+		return
+	}
 	if err := removeMarker(s.userDir(uid), key); err != nil {
 		s.log.Warn("filestore: remove user index entry", "err", err)
 	}
@@ -443,10 +447,9 @@ func (s *Store) sweepUser(ctx context.Context, hash string) error {
 		}
 	}
 	if gone == len(entries) {
-		// rmdir(2) fails on a directory that is not empty, atomically: a
-		// marker created since the listing keeps the directory, and a
+		// A marker created since the listing keeps the directory, and a
 		// writer that finds the directory gone creates it again.
-		if err := os.Remove(udir); err != nil && !isNotEmpty(err) && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
+		if err := removeEmptyDir(udir); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("filestore: sweep: %w", err)
 		}
 	}
@@ -461,10 +464,10 @@ func isShardName(name string) bool {
 // reindex restores, under the shard's lock, the missing markers of the
 // live records of keys: the sweep of a shard finds them when a crash with
 // NoSync set lost a marker, or when session files were copied in without
-// their index. It returns how many markers it restored.
-func (s *Store) reindex(ctx context.Context, sh *shard, keys []string) (int, error) {
+// their index.
+func (s *Store) reindex(ctx context.Context, sh *shard, keys []string) error {
 	if err := s.lock(ctx, sh); err != nil {
-		return 0, err
+		return err
 	}
 	defer s.unlock(sh)
 	now := s.now()
@@ -476,7 +479,7 @@ func (s *Store) reindex(ctx context.Context, sh *shard, keys []string) (int, err
 		}
 		created, err := s.addMarker(h.user, key, false)
 		if err != nil {
-			return restored, fmt.Errorf("filestore: sweep: user index: %w", err)
+			return fmt.Errorf("filestore: sweep: user index: %w", err)
 		}
 		if created {
 			restored++
@@ -485,7 +488,7 @@ func (s *Store) reindex(ctx context.Context, sh *shard, keys []string) (int, err
 	if restored > 0 {
 		s.log.WarnContext(ctx, "filestore: restored missing user index entries", "shard", sh.name, "count", restored)
 	}
-	return restored, nil
+	return nil
 }
 
 // hasMarker reports whether the index directory of uid holds a marker of

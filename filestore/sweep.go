@@ -12,8 +12,9 @@ import (
 	"github.com/sessionkv/session"
 )
 
-// sweepBatch bounds how many files one hold of a shard's lock removes, so a
-// large backlog of expired sessions does not stall the shard's writers.
+// sweepBatch bounds how many files the sweeper or DeleteUser handles in one
+// hold of a shard's lock, so a large backlog does not stall the shard's
+// writers.
 const sweepBatch = 128
 
 // doomed is a file the sweeper means to remove once it holds the lock.
@@ -103,9 +104,16 @@ func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {
 			}
 		}
 	}
-	if len(unindexed) > 0 {
-		if _, err := s.reindex(ctx, sh, unindexed); err != nil && firstErr == nil {
-			firstErr = err
+	// In batches, like the removals below, so that no hold of the lock
+	// grows with the number of missing markers.
+	for rest := unindexed; len(rest) > 0; {
+		var batch []string
+		batch, rest = nextBatch(rest)
+		if err := s.reindex(ctx, sh, batch); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			break
 		}
 	}
 	if len(victims) == 0 && len(entries) > 0 {
@@ -165,16 +173,13 @@ func (s *Store) removeLocked(ctx context.Context, sh *shard, victims []doomed, t
 		if v.kind == doomedExpired {
 			expired++
 		}
-		if owner != "" {
-			s.dropMarker(owner, v.name)
-		}
+		s.dropMarker(owner, v.name)
 	}
 	if tryRmdir && removed == len(victims) {
-		// rmdir(2) fails on a directory that is not empty, atomically: a
-		// file created since the listing keeps the directory. Writers in
+		// A file created since the listing keeps the directory. Writers in
 		// every process hold this lock while they create files here, and
 		// recreate the directory if it is gone.
-		if err := os.Remove(sh.dir); err != nil && !isNotEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeEmptyDir(sh.dir); err != nil {
 			return expired, removed, fmt.Errorf("filestore: sweep: %w", err)
 		}
 	}
@@ -188,6 +193,14 @@ func (s *Store) stale(e fs.DirEntry) bool {
 	return err == nil && s.now().Sub(fi.ModTime()) >= s.grace
 }
 
-func isNotEmpty(err error) bool {
-	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
+// removeEmptyDir removes dir if it is empty. rmdir(2) fails on a directory
+// that is not empty, atomically, so an entry created meanwhile keeps it. A
+// directory that is not empty, or already gone, is not an error.
+func removeEmptyDir(dir string) error {
+	err := os.Remove(dir)
+	if err == nil || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+		return nil
+	}
+	return err
 }
