@@ -163,24 +163,6 @@ func parseHeader(b []byte) (header, error) {
 	}, nil
 }
 
-// decodeFile parses a whole session file held in memory. The returned data
-// aliases b.
-func decodeFile(b []byte) (header, []byte, error) {
-	h, err := parseHeader(b)
-	if err != nil {
-		return h, nil, err
-	}
-	p := h.prefixSize()
-	if want := int64(p) + int64(h.length); int64(len(b)) != want {
-		return h, nil, fmt.Errorf("%w: file of %d bytes, header says %d", session.ErrCorrupt, len(b), want)
-	}
-	data := b[p:]
-	if err := checkData(h, data); err != nil {
-		return h, nil, err
-	}
-	return h, data, nil
-}
-
 func checkData(h header, data []byte) error {
 	if got := crc32.Checksum(data, castagnoli); got != h.sum {
 		return fmt.Errorf("%w: data checksum %08x, want %08x", session.ErrCorrupt, got, h.sum)

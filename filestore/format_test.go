@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -15,6 +16,24 @@ import (
 )
 
 func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// decodeFile parses a whole session file held in memory, the reference
+// that readFile must agree with. The returned data aliases b.
+func decodeFile(b []byte) (header, []byte, error) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return h, nil, err
+	}
+	p := h.prefixSize()
+	if want := int64(p) + int64(h.length); int64(len(b)) != want {
+		return h, nil, fmt.Errorf("%w: file of %d bytes, header says %d", session.ErrCorrupt, len(b), want)
+	}
+	data := b[p:]
+	if err := checkData(h, data); err != nil {
+		return h, nil, err
+	}
+	return h, data, nil
+}
 
 func TestFormat_RoundTrip(t *testing.T) {
 	dir := t.TempDir()
