@@ -1,16 +1,11 @@
 package filestore
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -162,20 +157,7 @@ func TestUserIndex_MultiProcess(t *testing.T) {
 		}
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, userChildren)
-	for c := range userChildren {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := helperCommand(ctx, "user-writer", envDir+"="+dir, envChild+"="+strconv.Itoa(c), envIters+"="+strconv.Itoa(iters))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("child %d: %v\n%s", c, err, out)
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done, errs := startChildren(ctx, "user-writer", dir, userChildren, iters)
 
 	rounds, deleted := 0, 0
 	for running := true; running; rounds++ {
@@ -209,7 +191,6 @@ func TestUserIndex_MultiProcess(t *testing.T) {
 			}
 		}
 	}
-	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
@@ -370,7 +351,9 @@ func TestCrash_MarkerOrdering(t *testing.T) {
 			// A copy of the directory, for the sweeper to meet the stale
 			// marker on its own.
 			swept := filepath.Join(t.TempDir(), "copy")
-			copyTree(t, dir, swept)
+			if err := os.CopyFS(swept, os.DirFS(dir)); err != nil {
+				t.Fatal(err)
+			}
 
 			if got := sortedUserKeys(t, s, staleOwner); len(got) != 0 {
 				t.Errorf("UserKeys(%s) = %d keys, want none: the marker is stale", staleOwner, len(got))
@@ -399,43 +382,5 @@ func TestCrash_MarkerOrdering(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// copyTree copies the directories and regular files under src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, dirPerm)
-		}
-		if !d.Type().IsRegular() {
-			return errors.New("not a regular file: " + rel)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -34,6 +34,17 @@ func sortedUserKeys(t testing.TB, s *Store, uid string) []string {
 	return sorted(keys)
 }
 
+// saveOwned saves a record of uid holding name and expiring at exp, under
+// the key of name, which it returns.
+func saveOwned(t testing.TB, s *Store, name, uid string, exp time.Time) string {
+	t.Helper()
+	k := storetest.Key(name)
+	if err := s.Save(t.Context(), k, session.Record{Data: []byte(name), Expires: exp, UserID: uid}); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // markerPath is where the marker of key in uid's index directory lives.
 func markerPath(s *Store, uid, key string) string { return filepath.Join(s.userDir(uid), key) }
 
@@ -454,18 +465,10 @@ func TestUserIndex_StaleMarkers(t *testing.T) {
 	c := testkit.NewClock(time.Now())
 	s, _ := newTestStore(t, func(o *Options) { o.Now = c.Now })
 	ctx := t.Context()
-	save := func(name, uid string, exp time.Time) string {
-		t.Helper()
-		k := storetest.Key(name)
-		if err := s.Save(ctx, k, session.Record{Data: []byte(name), Expires: exp, UserID: uid}); err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
 	live, old := c.Now().Add(time.Hour), c.Now().Add(-time.Minute)
-	mine := save("mine", "alice", live)
-	expired := save("expired", "alice", old)
-	bobs := save("bobs", "bob", live)
+	mine := saveOwned(t, s, "mine", "alice", live)
+	expired := saveOwned(t, s, "expired", "alice", old)
+	bobs := saveOwned(t, s, "bobs", "bob", live)
 	plantMarker(t, s, "alice", bobs)
 	gone := storetest.Key("gone")
 	plantMarker(t, s, "alice", gone)
@@ -519,19 +522,11 @@ func TestUserIndex_SweepCleansStaleMarkers(t *testing.T) {
 	})
 	ctx := t.Context()
 	live, old := c.Now().Add(time.Hour), c.Now().Add(-time.Second)
-	save := func(name, uid string, exp time.Time) string {
-		t.Helper()
-		k := storetest.Key(name)
-		if err := s.Save(ctx, k, session.Record{Data: []byte(name), Expires: exp, UserID: uid}); err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
 	// alice: a live session, an expired one, and stale markers of a session
 	// that is bob's, of one that does not exist and of a corrupt file.
-	aliceLive := save("alice-live", "alice", live)
-	save("alice-old", "alice", old)
-	bobLive := save("bob-live", "bob", live)
+	aliceLive := saveOwned(t, s, "alice-live", "alice", live)
+	saveOwned(t, s, "alice-old", "alice", old)
+	bobLive := saveOwned(t, s, "bob-live", "bob", live)
 	plantMarker(t, s, "alice", bobLive)
 	plantMarker(t, s, "alice", storetest.Key("never-saved"))
 	corrupt := storetest.Key("corrupt")
@@ -544,7 +539,7 @@ func TestUserIndex_SweepCleansStaleMarkers(t *testing.T) {
 	writeRaw(t, s, future, fileFromTheFuture)
 	plantMarker(t, s, "carol", future)
 	// dave: a live session whose marker was lost is indexed again.
-	daveLive := save("dave-live", "dave", live)
+	daveLive := saveOwned(t, s, "dave-live", "dave", live)
 	if err := os.Remove(markerPath(s, "dave", daveLive)); err != nil {
 		t.Fatal(err)
 	}
@@ -663,26 +658,7 @@ func TestUserIndex_SweepRacesWriters(t *testing.T) {
 	s, _ := newTestStore(t, func(o *Options) { o.NoSync = true })
 	ctx := t.Context()
 	keys := []string{keysInShard("racer", "4b", 1)[0], keysInShard("racer", "4c", 1)[0]}
-	stop := make(chan struct{})
-	var sweeps int
-	var sweepErr error
-	var sweeper sync.WaitGroup
-	sweeper.Add(1)
-	go func() {
-		defer sweeper.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := s.DeleteExpired(ctx); err != nil {
-				sweepErr = err
-				return
-			}
-			sweeps++
-		}
-	}()
+	stopSweeping := sweepInLoop(t, s)
 	var wg sync.WaitGroup
 	for w, k := range keys {
 		wg.Add(1)
@@ -713,11 +689,7 @@ func TestUserIndex_SweepRacesWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	sweeper.Wait()
-	if sweepErr != nil {
-		t.Fatal(sweepErr)
-	}
+	sweeps := stopSweeping()
 	if _, err := s.DeleteExpired(ctx); err != nil {
 		t.Fatal(err)
 	}

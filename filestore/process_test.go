@@ -59,6 +59,30 @@ func helperCommand(ctx context.Context, role string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// startChildren starts n processes running TestHelperProcess in role on
+// dir, each told its number and iters. done is closed once every child has
+// exited; errs then holds the failure of each child that did not succeed,
+// with its output.
+func startChildren(ctx context.Context, role, dir string, n, iters int) (done <-chan struct{}, errs <-chan error) {
+	finished := make(chan struct{})
+	failures := make(chan error, n)
+	var wg sync.WaitGroup
+	for c := range n {
+		wg.Go(func() {
+			cmd := helperCommand(ctx, role, envDir+"="+dir, envChild+"="+strconv.Itoa(c), envIters+"="+strconv.Itoa(iters))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				failures <- fmt.Errorf("child %d: %v\n%s", c, err, out)
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(failures)
+		close(finished)
+	}()
+	return finished, failures
+}
+
 func envInt(t *testing.T, name string) int {
 	n, err := strconv.Atoi(os.Getenv(name))
 	if err != nil {
@@ -169,20 +193,7 @@ func TestMultiProcess(t *testing.T) {
 		}
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, children)
-	for c := range children {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := helperCommand(ctx, "counter", envDir+"="+dir, envChild+"="+strconv.Itoa(c), envIters+"="+strconv.Itoa(iters))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("child %d: %v\n%s", c, err, out)
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done, errs := startChildren(ctx, "counter", dir, children, iters)
 
 	reads, sweeps := 0, 0
 	for running := true; running; {
@@ -206,7 +217,6 @@ func TestMultiProcess(t *testing.T) {
 		}
 		sweeps++
 	}
-	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}

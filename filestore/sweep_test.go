@@ -173,26 +173,7 @@ func TestStore_DeleteExpired_RacesWriters(t *testing.T) {
 	s, _ := newTestStore(t, func(o *Options) { o.NoSync = true })
 	ctx := t.Context()
 	keys := keysInShard("race", "5e", 2)
-	stop := make(chan struct{})
-	var sweeps int
-	var sweepErr error
-	var sweeper sync.WaitGroup
-	sweeper.Add(1)
-	go func() {
-		defer sweeper.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := s.DeleteExpired(ctx); err != nil {
-				sweepErr = err
-				return
-			}
-			sweeps++
-		}
-	}()
+	stopSweeping := sweepInLoop(t, s)
 	var wg sync.WaitGroup
 	for w, k := range keys {
 		wg.Add(1)
@@ -216,12 +197,42 @@ func TestStore_DeleteExpired_RacesWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	sweeper.Wait()
-	if sweepErr != nil {
-		t.Fatal(sweepErr)
-	}
-	if sweeps == 0 {
+	if stopSweeping() == 0 {
 		t.Error("the sweeper never ran")
+	}
+}
+
+// sweepInLoop runs DeleteExpired over and over in the background until the
+// returned stop is called. stop waits for the sweep under way, fails t if
+// any sweep failed, and returns how many sweeps ran.
+func sweepInLoop(t *testing.T, s *Store) (stop func() int) {
+	t.Helper()
+	ctx := t.Context()
+	quit := make(chan struct{})
+	var sweeps int
+	var sweepErr error
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() {
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if _, err := s.DeleteExpired(ctx); err != nil {
+				sweepErr = err
+				return
+			}
+			sweeps++
+		}
+	})
+	return func() int {
+		t.Helper()
+		close(quit)
+		sweeper.Wait()
+		if sweepErr != nil {
+			t.Fatal(sweepErr)
+		}
+		return sweeps
 	}
 }
