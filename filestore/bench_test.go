@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
@@ -23,26 +24,15 @@ import (
 // to a user, as a logged-in session's do, so Save and Load handle the user
 // ID and Save keeps the user index.
 
-// benchUserID owns the benchmarks' records.
-const benchUserID = "1842"
+// benchUserID owns the benchmarks' records, as the session's
+// _auth_user_id says.
+const benchUserID = "8412"
 
-// benchData is a realistic session record: ten keys, about 350 bytes of
-// msgpack.
+// benchData is testkit.TenKeys encoded with msgpack, a realistic session
+// record of about 350 bytes.
 func benchData(tb testing.TB) []byte {
 	tb.Helper()
-	values := map[string]any{
-		"_auth_user_id":      "1842",
-		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash":    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		"csrftoken":          "mT3xQ8vZb1LrN6cYwP0sKd4HfJ7gAeUi",
-		"cart":               []any{"book-9781", "pen-0042", "mug-1337"},
-		"theme":              "dark",
-		"lang":               "en-GB",
-		"visits":             int64(42),
-		"last_seen":          time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		"_messages":          []any{"Profile saved", "Welcome back, Sonam"},
-	}
-	data, err := session.MsgpackCodec{}.Encode(nil, values)
+	data, err := session.MsgpackCodec{}.Encode(nil, testkit.TenKeys())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -51,11 +41,7 @@ func benchData(tb testing.TB) []byte {
 
 func benchStore(b *testing.B, noSync bool) *Store {
 	b.Helper()
-	s, err := New(filepath.Join(b.TempDir(), "sessions"), &Options{NoSync: noSync})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s, _ := newTestStore(b, func(o *Options) { o.NoSync = noSync })
 	return s
 }
 
@@ -240,53 +226,59 @@ func userSessionKey(uid string, i int) string { return storetest.Key(fmt.Sprint(
 func populateUsers(tb testing.TB, s *Store, users []string, per int, data []byte) {
 	tb.Helper()
 	expires := time.Now().Add(24 * time.Hour)
+	err := inParallel(16, len(users), func(u int) error {
+		uid := users[u]
+		if err := os.MkdirAll(s.userDir(uid), dirPerm); err != nil {
+			return err
+		}
+		file := encodeUserFile(expires, uid, data)
+		for i := range per {
+			k := userSessionKey(uid, i)
+			sh := s.shardOf(k)
+			err := os.MkdirAll(sh.dir, dirPerm)
+			if err == nil {
+				err = os.WriteFile(sh.path(k), file, filePerm)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(s.userDir(uid), k), nil, filePerm)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// inParallel calls fn(i) for every i below n from the given number of
+// goroutines. A goroutine whose call fails stops; one of the errors is
+// returned.
+func inParallel(goroutines, n int, fn func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				u := int(next.Add(1) - 1)
-				if u >= len(users) {
-					return
-				}
-				uid := users[u]
-				if err := os.MkdirAll(s.userDir(uid), dirPerm); err != nil {
+	for range goroutines {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(i); err != nil {
 					select {
 					case errs <- err:
 					default:
 					}
 					return
 				}
-				file := encodeUserFile(expires, uid, data)
-				for i := range per {
-					k := userSessionKey(uid, i)
-					sh := s.shardOf(k)
-					err := os.MkdirAll(sh.dir, dirPerm)
-					if err == nil {
-						err = os.WriteFile(sh.path(k), file, filePerm)
-					}
-					if err == nil {
-						err = os.WriteFile(filepath.Join(s.userDir(uid), k), nil, filePerm)
-					}
-					if err != nil {
-						select {
-						case errs <- err:
-						default:
-						}
-						return
-					}
-				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	select {
 	case err := <-errs:
-		tb.Fatal(err)
+		return err
 	default:
+		return nil
 	}
 }
 
@@ -298,56 +290,45 @@ func BenchmarkSaveParallel(b *testing.B) {
 	data := benchData(b)
 	rec := session.Record{Data: data, Expires: time.Now().Add(time.Hour)}
 	for _, writers := range []int{1, 8, 32} {
-		par := max(1, writers/runtime.GOMAXPROCS(0))
 		b.Run(fmt.Sprintf("durable/writers=%d", writers), func(b *testing.B) {
 			s := benchStore(b, false)
 			ctx := b.Context()
-			var next atomic.Int64
-			b.ReportAllocs()
-			if writers > 1 {
-				b.SetParallelism(par)
-			}
-			run := func(pb interface{ Next() bool }) {
-				k := storetest.Key(fmt.Sprint("writer-", next.Add(1)))
-				for pb.Next() {
+			runWriters(b, writers, func(id int64, next func() bool) {
+				k := storetest.Key(fmt.Sprint("writer-", id))
+				for next() {
 					if err := s.Save(ctx, k, rec); err != nil {
 						b.Error(err)
 						return
 					}
 				}
-			}
-			if writers == 1 {
-				run(&loopNext{b})
-				return
-			}
-			b.RunParallel(func(pb *testing.PB) { run(pb) })
+			})
 		})
 		b.Run(fmt.Sprintf("raw-fsync+dirsync/writers=%d", writers), func(b *testing.B) {
 			dir := b.TempDir()
-			var next atomic.Int64
-			b.ReportAllocs()
-			if writers > 1 {
-				b.SetParallelism(par)
-			}
-			run := func(pb interface{ Next() bool }) {
-				path := filepath.Join(dir, fmt.Sprint("writer-", next.Add(1)))
-				for pb.Next() {
+			runWriters(b, writers, func(id int64, next func() bool) {
+				path := filepath.Join(dir, fmt.Sprint("writer-", id))
+				for next() {
 					rawSave(b, dir, path, data, true, true)
 				}
-			}
-			if writers == 1 {
-				run(&loopNext{b})
-				return
-			}
-			b.RunParallel(func(pb *testing.PB) { run(pb) })
+			})
 		})
 	}
 }
 
-// loopNext adapts b.Loop to the Next method of testing.PB.
-type loopNext struct{ b *testing.B }
-
-func (l *loopNext) Next() bool { return l.b.Loop() }
+// runWriters runs writer in one goroutine per writer, each with its own id
+// from 1 and calling next until it returns false: b.Loop for a single
+// writer, else b.RunParallel's iterator, whose goroutines come in
+// multiples of GOMAXPROCS (writers rounded down, at least one multiple).
+func runWriters(b *testing.B, writers int, writer func(id int64, next func() bool)) {
+	var ids atomic.Int64
+	b.ReportAllocs()
+	if writers == 1 {
+		writer(ids.Add(1), b.Loop)
+		return
+	}
+	b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) { writer(ids.Add(1), pb.Next) })
+}
 
 // BenchmarkLoadScale loads random sessions from a store of 10,000 and of
 // 200,000 files: sharding keeps directories small, so the cost per load
@@ -391,36 +372,14 @@ func populate(b *testing.B, s *Store, n int, data []byte) []string {
 			b.Fatal(err)
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
 	// File creation waits on the disk more than on the CPU: many writers
 	// overlap that waiting.
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				k := keys[i]
-				if err := os.WriteFile(s.shardOf(k).path(k), file, filePerm); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := inParallel(64, n, func(i int) error {
+		k := keys[i]
+		return os.WriteFile(s.shardOf(k).path(k), file, filePerm)
+	})
+	if err != nil {
 		b.Fatal(err)
-	default:
 	}
 	b.Logf("wrote %d files in %v", n, time.Since(start).Round(time.Millisecond))
 	return keys
