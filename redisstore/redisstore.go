@@ -282,28 +282,15 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if rec.Expired(s.now()) {
 		return s.remove(ctx, "save", key)
 	}
-	w := &write{store: s, key: key, token: newToken()}
+	w := &write{store: s, key: key, token: newToken(), check: '-'}
 	if err := w.setRecord(rec); err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	w.check, w.expected = '-', ""
 	if s.singleSlot {
 		// Guess that the owner does not change; the script says otherwise.
 		w.check, w.expected = 'o', rec.UserID
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := w.run(ctx)
-		if err != nil {
-			return fmt.Errorf("redisstore: save: %w", err)
-		}
-		if res.ok {
-			return nil
-		}
-		if attempt >= s.maxAttempt {
-			return fmt.Errorf("redisstore: save: %w (%d attempts)", ErrConflict, attempt)
-		}
-		w.expected = ownerOf(res.current)
-	}
+	return s.runOwnerChecked(ctx, "save", w)
 }
 
 // Delete implements session.Store.
@@ -327,7 +314,15 @@ func (s *Store) remove(ctx context.Context, op, key string) error {
 		}
 		return nil
 	}
-	w := &write{store: s, key: key, check: 'o'} // guess: no owner
+	// Guess that there is no owner; the script says otherwise.
+	return s.runOwnerChecked(ctx, op, &write{store: s, key: key, check: 'o'})
+}
+
+// runOwnerChecked runs w, a write whose check is on the owner ('o') or
+// none ('-'), taking the owner each conflict reports as the next guess,
+// until it lands or MaxAttempts attempts have conflicted. op names the
+// calling method in errors.
+func (s *Store) runOwnerChecked(ctx context.Context, op string, w *write) error {
 	for attempt := 1; ; attempt++ {
 		res, err := w.run(ctx)
 		if err != nil {
@@ -377,54 +372,40 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 			return fmt.Errorf("redisstore: update: %w", err)
 		}
 	}
-	// confirm reads the record to check the guess fn has just judged; it
-	// reports whether the guess was wrong, with raw then the record read.
-	confirm := func() (wrong bool, err error) {
-		guessed = false
-		fresh, err := s.get(ctx, s.recordKey(key))
-		if err != nil {
-			return false, fmt.Errorf("redisstore: update: %w", err)
-		}
-		if writeID(fresh) == writeID(raw) {
-			return false, nil
-		}
-		raw = fresh
-		return true, nil
-	}
 	w := &write{store: s, key: key, check: 't'}
 	for attempt := 1; ; attempt++ {
 		cur, found := decodeValue(raw)
 		if found && cur.Expired(s.now()) {
 			cur, found = session.Record{}, false
 		}
-		next, err := fn(cur, found)
-		if err != nil {
-			if guessed {
-				if wrong, cerr := confirm(); cerr != nil {
-					return cerr
-				} else if wrong {
-					attempt--
-					continue
-				}
+		next, fnErr := fn(cur, found)
+		if fnErr == nil {
+			// A token of its own for each attempt: a write that landed but
+			// whose reply was lost must not look like a later attempt's.
+			w.token = newToken()
+			w.expected, w.oldOwner = writeID(raw), ownerOf(raw)
+			if next.Expired(s.now()) {
+				w.value, w.owner = nil, ""
+			} else if err := w.setRecord(next); err != nil {
+				return fmt.Errorf("redisstore: update: %w", err)
 			}
-			return err
 		}
-		// A token of its own for each attempt: a write that landed but
-		// whose reply was lost must not look like a later attempt's.
-		w.token = newToken()
-		w.expected, w.oldOwner = writeID(raw), ownerOf(raw)
-		if next.Expired(s.now()) {
-			w.value, w.owner = nil, ""
-		} else if err := w.setRecord(next); err != nil {
-			return fmt.Errorf("redisstore: update: %w", err)
-		}
-		if guessed && !s.singleSlot && w.value != nil && w.owner != "" {
-			if wrong, err := confirm(); err != nil {
-				return err
-			} else if wrong {
+		if guessed && (fnErr != nil || w.needsClaim()) {
+			// Read the record to confirm the guess before acting on it;
+			// when it was wrong, run fn again on what was read.
+			guessed = false
+			fresh, err := s.get(ctx, s.recordKey(key))
+			if err != nil {
+				return fmt.Errorf("redisstore: update: %w", err)
+			}
+			if writeID(fresh) != writeID(raw) {
+				raw = fresh
 				attempt--
 				continue
 			}
+		}
+		if fnErr != nil {
+			return fnErr
 		}
 		res, err := w.run(ctx)
 		if err != nil {
@@ -496,6 +477,12 @@ type write struct {
 	claimedExpires int64  // the index expires no earlier than this (Unix ms)
 }
 
+// needsClaim reports whether w must claim an entry in its owner's index
+// before it writes: in split mode, when it writes a record with an owner.
+func (w *write) needsClaim() bool {
+	return !w.store.singleSlot && w.value != nil && w.owner != ""
+}
+
 // setRecord makes w write rec.
 func (w *write) setRecord(rec session.Record) error {
 	v, err := encodeValue(rec, w.token)
@@ -520,7 +507,7 @@ func (w *write) run(ctx context.Context) (putResult, error) {
 		if err := ctx.Err(); err != nil {
 			return putResult{}, err
 		}
-		if !s.singleSlot && w.value != nil && w.owner != "" {
+		if w.needsClaim() {
 			if err := w.claim(ctx); err != nil {
 				return putResult{}, err
 			}
@@ -598,7 +585,7 @@ func (w *write) scriptArgs() ([]string, []any) {
 		}
 	}
 	claimedAt := ""
-	if !s.singleSlot && w.value != nil && w.owner != "" {
+	if w.needsClaim() {
 		claimedAt = fmt.Sprint(w.claimedAt)
 	}
 	value := w.value
