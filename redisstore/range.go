@@ -108,8 +108,19 @@ func (s *Store) nodes(ctx context.Context) ([]scanner, error) {
 	})
 }
 
-// values returns the values of keys (nil for a missing one) in pipelines.
+// values returns the values of keys (nil for a missing one).
 func (s *Store) values(ctx context.Context, keys []string) ([][]byte, error) {
+	return s.readEach(ctx, keys, func(ctx context.Context, p redis.Pipeliner, k string) *redis.StringCmd {
+		return p.Get(ctx, k)
+	})
+}
+
+// readEach sends the read that cmd makes of each key, in one pipeline per
+// pipelineBatch keys, and returns the replies in order, nil for a missing
+// key. In a Cluster, go-redis sends each node its share.
+func (s *Store) readEach(ctx context.Context, keys []string,
+	cmd func(context.Context, redis.Pipeliner, string) *redis.StringCmd,
+) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -120,7 +131,7 @@ func (s *Store) values(ctx context.Context, keys []string) ([][]byte, error) {
 			cmds := make([]*redis.StringCmd, len(batch))
 			_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, k := range batch {
-					cmds[i] = p.Get(ctx, k)
+					cmds[i] = cmd(ctx, p, k)
 				}
 				return nil
 			})

@@ -81,8 +81,7 @@ func (s *Store) deleteOwned(ctx context.Context, uid string, o owned) (bool, err
 		if res.ok {
 			return true, nil
 		}
-		h, ok := parseHeader(res.current)
-		if !ok || string(h.userID) != uid || !time.UnixMilli(h.expires).After(s.now()) {
+		if !liveRecordOf(uid, res.current, s.now()) {
 			return false, nil // gone, or no longer this user's
 		}
 		if attempt >= s.maxAttempt {
@@ -90,6 +89,13 @@ func (s *Store) deleteOwned(ctx context.Context, uid string, o owned) (bool, err
 		}
 		w.expected = writeID(res.current)
 	}
+}
+
+// liveRecordOf reports whether v, a stored value or its first bytes, is a
+// record of uid that is live at now.
+func liveRecordOf(uid string, v []byte, now time.Time) bool {
+	h, ok := parseHeader(v)
+	return ok && string(h.userID) == uid && time.UnixMilli(h.expires).After(now)
 }
 
 // readUser returns uid's live records according to its index, and prunes the
@@ -120,8 +126,7 @@ func (s *Store) readUser(ctx context.Context, uid string) ([]owned, error) {
 	var live []owned
 	var stale []any
 	for i, m := range members {
-		h, ok := parseHeader(heads[i])
-		if ok && string(h.userID) == uid && time.UnixMilli(h.expires).After(now) {
+		if liveRecordOf(uid, heads[i], now) {
 			live = append(live, owned{key: m, id: writeID(heads[i])})
 			continue
 		}
@@ -134,33 +139,11 @@ func (s *Store) readUser(ctx context.Context, uid string) ([]owned, error) {
 	return live, nil
 }
 
-// heads returns the first n bytes of the record of each store key (nil for
-// a missing one), in one pipeline per batch. In a Cluster, go-redis sends
-// each node its share.
+// heads returns the first n bytes of the record of each store key (empty
+// for a missing one).
 func (s *Store) heads(ctx context.Context, keys []string, n int) ([][]byte, error) {
-	return call(s, ctx, func(ctx context.Context) ([][]byte, error) {
-		out := make([][]byte, 0, len(keys))
-		for start := 0; start < len(keys); start += pipelineBatch {
-			batch := keys[start:min(start+pipelineBatch, len(keys))]
-			cmds := make([]*redis.StringCmd, len(batch))
-			_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range batch {
-					cmds[i] = p.GetRange(ctx, s.recordKey(k), 0, int64(n-1))
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			for _, c := range cmds {
-				if v := c.Val(); v != "" {
-					out = append(out, []byte(v))
-				} else {
-					out = append(out, nil)
-				}
-			}
-		}
-		return out, nil
+	return s.readEach(ctx, keys, func(ctx context.Context, p redis.Pipeliner, k string) *redis.StringCmd {
+		return p.GetRange(ctx, s.recordKey(k), 0, int64(n-1))
 	})
 }
 
