@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -121,14 +120,7 @@ func BenchmarkRequestCycle(b *testing.B) {
 }
 
 func benchRequests(b *testing.B, store session.Store, clients int) {
-	opts := session.DefaultOptions()
-	opts.Logger = slog.New(slog.DiscardHandler)
-	e, err := session.New(store, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	h := e.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newEngine(b, store).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		n, _ := s.GetInt("n")
 		s.Set("n", n+1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -26,14 +25,7 @@ import (
 // would set.
 func counterApp(t *testing.T, store session.Store) *httptest.Server {
 	t.Helper()
-	opts := session.DefaultOptions()
-	opts.Logger = slog.New(slog.DiscardHandler)
-	e, err := session.New(store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	count := e.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	count := newEngine(t, store).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		n, _ := s.GetInt("n")
 		s.Set("n", n+1)
@@ -158,14 +150,7 @@ func TestEngine_ConcurrentRequestsOnOneSession(t *testing.T) {
 				if split {
 					redisstore.SetSplitMode(s)
 				}
-				opts := session.DefaultOptions()
-				opts.Logger = slog.New(slog.DiscardHandler)
-				e, err := session.New(s, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = e.Close() })
-				handlers = append(handlers, e.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				handlers = append(handlers, newEngine(t, s).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					s := session.FromContext(r.Context())
 					if k := r.URL.Query().Get("set"); k != "" {
 						s.Set(k, true)

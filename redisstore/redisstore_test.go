@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -45,6 +46,20 @@ func newStore(tb testing.TB, c redis.UniversalClient, o *redisstore.Options) *re
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// newEngine returns an engine on store that logs nothing, closed by
+// tb.Cleanup.
+func newEngine(tb testing.TB, store session.Store) *session.Engine {
+	tb.Helper()
+	opts := session.DefaultOptions()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	e, err := session.New(store, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = e.Close() })
+	return e
 }
 
 func ctx(t *testing.T) context.Context { return t.Context() }
