@@ -144,7 +144,6 @@ type Options struct {
 type Store struct {
 	keys []keyPair // keys[0] seals
 	opts Options
-	log  *slog.Logger
 }
 
 // keyPair is what one secret derives to.
@@ -179,7 +178,7 @@ func NewWithOptions(opts *Options, secrets ...[]byte) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Store{opts: o, log: o.Logger}
+	s := &Store{opts: o}
 	for i, secret := range secrets {
 		if len(secret) < MinKeyLen {
 			return nil, fmt.Errorf("%w (key %d has %d)", ErrShortKey, i, len(secret))
@@ -215,19 +214,26 @@ func derive(secret []byte) (keyPair, error) {
 
 var encoding = base64.RawURLEncoding
 
+// mode is the mode byte of the values s seals, the only one it opens.
+func (s *Store) mode() byte {
+	if s.opts.SignOnly {
+		return modeSigned
+	}
+	return modeEncrypted
+}
+
 // Seal implements session.Sealer.
 func (s *Store) Seal(rec session.Record, maxLen int) (string, error) {
 	payload, flags, err := s.payload(rec)
 	if err != nil {
 		return "", err
 	}
-	header := []byte{modeEncrypted, flags}
+	header := []byte{s.mode(), flags}
 	var raw []byte
 	kp := s.keys[0]
-	if s.opts.SignOnly {
-		header[0] = modeSigned
+	if header[0] == modeSigned {
 		raw = append(header, payload...)
-		raw = appendMAC(raw, kp.mac)
+		raw = appendMAC(raw, kp.mac, raw)
 	} else {
 		raw = make([]byte, 2+nonceLen, 2+nonceLen+len(payload)+kp.aead.Overhead())
 		copy(raw, header)
@@ -277,10 +283,14 @@ func compress(p []byte) []byte {
 	return buf.Bytes()
 }
 
-func appendMAC(b, key []byte) []byte {
+// appendMAC appends to dst the HMAC-SHA256 under key of the parts, one
+// after another.
+func appendMAC(dst, key []byte, parts ...[]byte) []byte {
 	h := hmac.New(sha256.New, key)
-	h.Write(b)
-	return h.Sum(b)
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(dst)
 }
 
 // Load implements session.Store: key is the cookie value. Any value that is
@@ -315,11 +325,7 @@ func (s *Store) open(value string) (session.Record, error) {
 		return session.Record{}, errors.New("cookie is not base64url")
 	}
 	header, body := raw[:2], raw[2:]
-	wantMode := modeEncrypted
-	if s.opts.SignOnly {
-		wantMode = modeSigned
-	}
-	if header[0] != wantMode || header[1]&^flagCompressed != 0 {
+	if header[0] != s.mode() || header[1]&^flagCompressed != 0 {
 		return session.Record{}, s.reject(errAuth)
 	}
 	payload, err := s.authenticate(header, body)
@@ -336,7 +342,7 @@ func (s *Store) open(value string) (session.Record, error) {
 
 // reject logs an authentication failure, Django's "Session data corrupted".
 func (s *Store) reject(err error) error {
-	s.log.Warn("cookiestore: session cookie rejected", "err", err)
+	s.opts.Logger.Warn("cookiestore: session cookie rejected", "err", err)
 	return err
 }
 
@@ -351,8 +357,7 @@ func (s *Store) authenticate(header, body []byte) ([]byte, error) {
 				return nil, errAuth
 			}
 			msg, mac := body[:len(body)-macLen], body[len(body)-macLen:]
-			want := appendMAC(append(append([]byte{}, header...), msg...), kp.mac)[len(header)+len(msg):]
-			if hmac.Equal(mac, want) && !ok {
+			if hmac.Equal(mac, appendMAC(nil, kp.mac, header, msg)) && !ok {
 				out, ok = msg, true
 			}
 			continue
@@ -394,7 +399,8 @@ func decompress(p []byte) ([]byte, error) {
 	return out, nil
 }
 
-// parse reads an authenticated payload and enforces its expiry.
+// parse reads an authenticated payload and enforces its expiry. The
+// record's Data aliases p, which each open allocates afresh.
 func (s *Store) parse(p []byte) (session.Record, error) {
 	if len(p) < 17 {
 		return session.Record{}, errors.New("payload too short")
@@ -414,7 +420,7 @@ func (s *Store) parse(p []byte) (session.Record, error) {
 	if s.opts.MaxAge > 0 && now.Sub(sealed) > s.opts.MaxAge {
 		return session.Record{}, errors.New("cookie older than MaxAge")
 	}
-	return session.Record{Data: bytes.Clone(rest[n:]), Expires: expires, UserID: string(rest[:n])}, nil
+	return session.Record{Data: rest[n:], Expires: expires, UserID: string(rest[:n])}, nil
 }
 
 // Save implements session.Store but always fails with ErrNotServerSide: the
