@@ -159,14 +159,22 @@ func (r *reportWriter) chart(file, alt string) {
 	}
 }
 
-func (r *reportWriter) cases(group string) []Result {
-	var out []Result
+// section returns the cases of group and, when there are any, writes the
+// section's heading and introduction.
+func (r *reportWriter) section(group, title, intro string) []Result {
+	var cases []Result
 	for _, c := range r.res.Cases {
 		if c.Group == group {
-			out = append(out, c)
+			cases = append(cases, c)
 		}
 	}
-	return out
+	if len(cases) > 0 {
+		r.p("## %s", title)
+		r.p("")
+		r.p("%s", intro)
+		r.p("")
+	}
+	return cases
 }
 
 func (r *reportWriter) header() {
@@ -260,19 +268,16 @@ func roundTo3(v float64) float64 {
 }
 
 func (r *reportWriter) cycles() {
-	cases := r.cases("cycle")
+	cases := r.section("cycle", "Request cycle",
+		"One HTTP request through each library's middleware, in process, to a minimal ResponseWriter: load the "+
+			"realistic 10-key session by its cookie, read the int `counter`, write it back incremented, commit. "+
+			"`floor` is the same harness without any session. Each contender holds the same number of sessions and "+
+			"the clients go through them in turn. The Redis contenders (sessionkv's redisstore through go-redis, "+
+			"scs's redisstore through redigo) use the same Redis server, each with a pool of up to "+
+			fmt.Sprint(redisPoolSize)+" connections; that server runs on the same cores as the suite.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Request cycle")
-	r.p("")
-	r.p("One HTTP request through each library's middleware, in process, to a minimal ResponseWriter: load the " +
-		"realistic 10-key session by its cookie, read the int `counter`, write it back incremented, commit. " +
-		"`floor` is the same harness without any session. Each contender holds the same number of sessions and " +
-		"the clients go through them in turn. The Redis contenders (sessionkv's redisstore through go-redis, " +
-		"scs's redisstore through redigo) use the same Redis server, each with a pool of up to " +
-		fmt.Sprint(redisPoolSize) + " connections; that server runs on the same cores as the suite.")
-	r.p("")
 	r.chart(ThroughputChart, "Requests per second by contender and number of clients")
 	var ours, theirs []string
 	var concs []int
@@ -339,15 +344,12 @@ func (r *reportWriter) cycles() {
 }
 
 func (r *reportWriter) codecs() {
-	cases := r.cases("codec")
+	cases := r.section("codec", "Codec round trip",
+		"Encode then decode the realistic 10-key session. encoding/gob needs a new encoder per record (each "+
+			"stored record must decode on its own), as gob-based session libraries do.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Codec round trip")
-	r.p("")
-	r.p("Encode then decode the realistic 10-key session. encoding/gob needs a new encoder per record (each " +
-		"stored record must decode on its own), as gob-based session libraries do.")
-	r.p("")
 	base, hasBase := r.res.Find("codec/sessionkv-msgpack")
 	var rows [][]string
 	for _, c := range cases {
@@ -361,14 +363,11 @@ func (r *reportWriter) codecs() {
 }
 
 func (r *reportWriter) stores() {
-	cases := r.cases("store")
+	cases := r.section("store", "Store operations",
+		"Load and Save of one encoded session record, called directly on each store, one client.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Store operations")
-	r.p("")
-	r.p("Load and Save of one encoded session record, called directly on each store, one client.")
-	r.p("")
 	var rows [][]string
 	for _, c := range cases {
 		rows = append(rows, append([]string{strings.TrimPrefix(c.Name, "store/")}, resultRow(c)...))
@@ -377,18 +376,15 @@ func (r *reportWriter) stores() {
 }
 
 func (r *reportWriter) commits() {
-	cases := r.cases("commit")
+	cases := r.section("commit", "Durable commits",
+		"Each client saves the realistic record durably (fsync before returning): through boltstore, whose group "+
+			"commit shares one transaction and fsync among the writers that arrive together, and through one bbolt "+
+			"`Update` per commit with the same options and bytes. `bbolt-ideal-group` is the ceiling of any group "+
+			"commit on bbolt: one goroutine puts as many sessions as there are clients in each `Update`, with no "+
+			"coordination to pay for; its figures are per session.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Durable commits")
-	r.p("")
-	r.p("Each client saves the realistic record durably (fsync before returning): through boltstore, whose group " +
-		"commit shares one transaction and fsync among the writers that arrive together, and through one bbolt " +
-		"`Update` per commit with the same options and bytes. `bbolt-ideal-group` is the ceiling of any group " +
-		"commit on bbolt: one goroutine puts as many sessions as there are clients in each `Update`, with no " +
-		"coordination to pay for; its figures are per session.")
-	r.p("")
 	var rows [][]string
 	for _, c := range cases {
 		vs := "–"
@@ -403,16 +399,13 @@ func (r *reportWriter) commits() {
 }
 
 func (r *reportWriter) sweeps() {
-	cases := r.cases("sweep")
+	cases := r.section("sweep", "Sweep",
+		"One `DeleteExpired` on a durable boltstore that also holds live sessions. The expiry index finds the "+
+			"expired sessions without reading the live ones; deleting them still rewrites the B+tree pages they are "+
+			"on, in transactions of at most 1000 deletions, each with its fsync.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Sweep")
-	r.p("")
-	r.p("One `DeleteExpired` on a durable boltstore that also holds live sessions. The expiry index finds the " +
-		"expired sessions without reading the live ones; deleting them still rewrites the B+tree pages they are " +
-		"on, in transactions of at most 1000 deletions, each with its fsync.")
-	r.p("")
 	var rows [][]string
 	for _, c := range cases {
 		n := 0
@@ -428,16 +421,13 @@ func (r *reportWriter) sweeps() {
 }
 
 func (r *reportWriter) sizes() {
-	cases := r.cases("size")
+	cases := r.section("size", "Store size",
+		"The request cycle, one client, against stores of growing size; the requests are spread over the whole "+
+			"store. Persistent stores run without fsync here, so that the figures show the cost of finding and "+
+			"rewriting one session among many.")
 	if len(cases) == 0 {
 		return
 	}
-	r.p("## Store size")
-	r.p("")
-	r.p("The request cycle, one client, against stores of growing size; the requests are spread over the whole " +
-		"store. Persistent stores run without fsync here, so that the figures show the cost of finding and " +
-		"rewriting one session among many.")
-	r.p("")
 	r.chart(SizeChart, "Time per request versus sessions in the store")
 	var rows [][]string
 	for _, c := range cases {
