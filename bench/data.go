@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 )
 
@@ -24,21 +25,13 @@ import (
 // loaded the session.
 const startCounter = 17
 
-// tenKeys returns the realistic session every case works on: what a logged-in
-// visitor of a shop carries, ten keys of mixed types.
+// tenKeys returns the realistic session every case works on,
+// testkit.TenKeys, with the counter as an int: the peers read it back as
+// the int they stored.
 func tenKeys() map[string]any {
-	return map[string]any{
-		"_auth_user_id":      "8412",
-		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-		"_auth_user_hash":    "f3b1c2d4e5a6978812345678abcdef0123456789abcdef0123456789abcdef01",
-		"username":           "sonam.rathore",
-		"counter":            startCounter,
-		"cart":               []any{"sku-1042", "sku-2211", "sku-0007"},
-		"last_login":         time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
-		"theme":              "dark",
-		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
-		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
-	}
+	m := testkit.TenKeys()
+	m["counter"] = startCounter
+	return m
 }
 
 // registerGob registers the dynamic types of tenKeys with encoding/gob,
