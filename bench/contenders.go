@@ -353,7 +353,7 @@ func newSCS(store scs.Store, sessions int, release func() error) (*subject, erro
 const gorillaName = "session"
 
 // gorillaKey authenticates gorilla's cookies (HMAC-SHA256), as sessionkv's
-// signed cookies will be.
+// cookiestore does with Options.SignOnly.
 var gorillaKey = []byte("sessionbench-authentication-key-0123456789abcdef")
 
 // newGorillaCookieStore keeps the whole session in a signed cookie.
