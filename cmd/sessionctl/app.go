@@ -160,8 +160,12 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// noArgs fails for positional arguments a command does not take.
-func noArgs(pos []string) error {
+// parseNoArgs is parse for a command that takes no positional arguments.
+func (a *app) parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}

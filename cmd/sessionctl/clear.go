@@ -35,11 +35,7 @@ type clearResult struct {
 func runClear(ctx context.Context, a *app, args []string) (err error) {
 	fs := a.flags()
 	storeURL := storeFlag(fs)
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	o, err := a.open(*storeURL, true)

@@ -48,11 +48,7 @@ const compactTxSize = 64 << 20
 func runCompact(ctx context.Context, a *app, args []string) (err error) {
 	fs := a.flags()
 	storeURL := storeFlag(fs)
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	spec, err := specOf(*storeURL)
@@ -116,7 +112,7 @@ func (a *app) compactFile(ctx context.Context, src *bbolt.DB, path string) (befo
 		err = cerr
 	}
 	if err == nil {
-		err = ctx.Err() // bbolt.Compact cannot be interrupted; do not replace the file after SIGINT
+		err = ctx.Err() // copyDB does not watch ctx; do not replace the file after SIGINT
 	}
 	if err == nil {
 		err = replaceFile(tmp, path, fi)

@@ -19,13 +19,14 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+const day = 24 * time.Hour
+
 // humanDuration formats d with its two largest units: "13d4h", "2h5m",
 // "42s"; negative durations get a minus sign.
 func humanDuration(d time.Duration) string {
 	if d < 0 {
 		return "-" + humanDuration(-d)
 	}
-	const day = 24 * time.Hour
 	switch {
 	case d >= day:
 		return fmt.Sprintf("%dd%dh", d/day, d%day/time.Hour)

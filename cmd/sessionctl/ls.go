@@ -64,11 +64,10 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 		expired: fs.Bool("expired", false, "list the expired sessions not yet swept"),
 		limit:   fs.Int("limit", 0, "list at most `N` sessions (0: all)"),
 	}
-	pos, err := a.parse(fs, args)
-	if err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := checkLsFlags(f, pos); err != nil {
+	if err := checkLsFlags(f); err != nil {
 		return err
 	}
 	o, err := a.open(*f.store, true)
@@ -96,10 +95,7 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 	return out.end(truncated)
 }
 
-func checkLsFlags(f lsFlags, pos []string) error {
-	if err := noArgs(pos); err != nil {
-		return err
-	}
+func checkLsFlags(f lsFlags) error {
 	if *f.limit < 0 {
 		return usageErrorf("--limit %d: must be 0 (all) or more", *f.limit)
 	}

@@ -62,11 +62,7 @@ func runMigrate(ctx context.Context, a *app, args []string) (err error) {
 	fromURL := fs.String("from", "", "the source store `URL` (default: from SESSION_ENGINE and SESSION_FILE_PATH)")
 	toURL := fs.String("to", "", "the target store `URL` (required)")
 	parallel := fs.Int("parallel", 16, "how many sessions to write at once (`N`)")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	from, to, err := migrateSpecs(*fromURL, *toURL, *parallel)

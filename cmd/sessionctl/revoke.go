@@ -37,11 +37,7 @@ func runRevoke(ctx context.Context, a *app, args []string) (err error) {
 	fs := a.flags()
 	storeURL := storeFlag(fs)
 	uid := fs.String("user", "", "the user `UID` whose sessions to delete (required)")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *uid == "" {

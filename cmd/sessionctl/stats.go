@@ -38,8 +38,6 @@ type bucket struct {
 	Count        int   `json:"count"`
 }
 
-const day = 24 * time.Hour
-
 // bucketBounds are the upper bounds of the histogram's buckets.
 var bucketBounds = []time.Duration{time.Hour, 6 * time.Hour, day, 3 * day, 7 * day, 14 * day}
 
@@ -110,11 +108,7 @@ type statsResult struct {
 func runStats(ctx context.Context, a *app, args []string) (err error) {
 	fs := a.flags()
 	storeURL := storeFlag(fs)
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	o, err := a.open(*storeURL, true)
