@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("sessiondemo listening", "url", "http://"+ln.Addr().String()+"/",
-		"engine", opened.Engine, "sessions", opened.Where)
+		"engine", opened.Spec.Engine, "sessions", opened.Where)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -2,6 +2,7 @@ package storeconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -64,9 +65,6 @@ func openRedis(s Spec, _ *OpenOptions) (*Opened, error) {
 	return &Opened{
 		Store: st,
 		Where: fmt.Sprintf("Redis at %s, database %d", ro.Addr, ro.DB),
-		close: func() error {
-			st.Close()
-			return client.Close()
-		},
+		close: func() error { return errors.Join(st.Close(), client.Close()) },
 	}, nil
 }

@@ -21,8 +21,6 @@ var (
 	// ErrNotExist is returned by OpenSpec with MustExist for a store that
 	// has no data on disk yet.
 	ErrNotExist = errors.New("store does not exist")
-	// ErrUnavailable reports a store this build cannot open.
-	ErrUnavailable = errors.New("store not available in this build")
 )
 
 // Store URL schemes. A bolt or file URL is the scheme, a colon and a local

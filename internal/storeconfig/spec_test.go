@@ -154,7 +154,7 @@ func TestOpenSpec_OpensAndReportsWhere(t *testing.T) {
 		if err != nil {
 			t.Fatalf("OpenSpec(%s): %v", url, err)
 		}
-		if o.Spec.String() != url || o.Engine != s.Engine || o.Where == "" {
+		if o.Spec.String() != url || o.Spec.Engine != s.Engine || o.Where == "" {
 			t.Errorf("OpenSpec(%s) = %+v", url, o)
 		}
 		if err := o.Close(); err != nil {

@@ -42,9 +42,8 @@ type Opened struct {
 	Store session.Store
 	// Where says in words where sessions are kept.
 	Where string
-	// Engine is the engine name that was opened.
-	Engine string
-	// Spec names the opened store, its path resolved.
+	// Spec names the opened store, its path resolved; Spec.Engine is the
+	// engine name that was opened.
 	Spec Spec
 
 	close func() error // closes what was opened for the store, if set
@@ -190,8 +189,8 @@ func Open(engine, filePath string) (*Opened, error) {
 }
 
 // OpenSpec opens the store s names. Errors name the store by its URL and
-// fit on one line; they wrap ErrNotExist, ErrUnavailable or
-// boltstore.ErrLocked where those apply.
+// fit on one line; they wrap ErrNotExist or boltstore.ErrLocked where those
+// apply.
 func OpenSpec(s Spec, opts *OpenOptions) (*Opened, error) {
 	o, err := open(s, opts)
 	if err != nil {
@@ -219,7 +218,6 @@ func open(s Spec, opts *OpenOptions) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	opened.Engine = s.Engine
 	opened.Spec = s.Resolve()
 	if f, ok := opened.Store.(*filestore.Store); ok {
 		opened.Spec.Path = f.Dir()

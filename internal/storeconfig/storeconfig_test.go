@@ -19,7 +19,7 @@ func TestOpen_EachEngineInSessionFilePath(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer o.Close()
-			if o.Engine != name || o.Store == nil || o.Where == "" {
+			if o.Spec.Engine != name || o.Store == nil || o.Where == "" {
 				t.Fatalf("Open(%s) = %+v", name, o)
 			}
 			if name != "memory" && !strings.Contains(o.Where, dir) {
@@ -38,8 +38,8 @@ func TestOpen_DefaultIsBoltInSessionFilePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if o.Engine != "bolt" {
-		t.Errorf("default engine %q, want bolt", o.Engine)
+	if o.Spec.Engine != "bolt" {
+		t.Errorf("default engine %q, want bolt", o.Spec.Engine)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sessions.db")); err != nil {
 		t.Errorf("bolt file not in SESSION_FILE_PATH: %v", err)
@@ -56,7 +56,7 @@ func TestOpen_UnknownEngine(t *testing.T) {
 func TestFromEnv_NormalizesName(t *testing.T) {
 	t.Setenv(EnvEngine, " Memory ")
 	o, err := FromEnv()
-	if err != nil || o.Engine != "memory" {
+	if err != nil || o.Spec.Engine != "memory" {
 		t.Fatalf("FromEnv = %+v, %v", o, err)
 	}
 }
