@@ -148,9 +148,6 @@ func (d *Demo) Stop() error {
 	return d.err
 }
 
-// Exited is closed when the demo process has exited.
-func (d *Demo) Exited() <-chan struct{} { return d.done }
-
 // Logs returns what the demo has written to stdout and stderr (the first
 // megabyte of it).
 func (d *Demo) Logs() string { return d.log.String() }
