@@ -3,9 +3,10 @@
 # the whole test suite under the race detector (real redis-server, real bbolt
 # and file stores, crash, soak and hostile-input suites), the browser tests
 # in headless Chromium, a short fuzzing pass over every parser, and the
-# benchmark suite's quick mode as a smoke test. It installs what the tests
-# need (redis-server, chromium) from the distribution's packages when they
-# are missing. This is the README's test command and exactly what CI runs.
+# benchmark suite's tests, which run it in smoke mode. It installs what the
+# tests need (redis-server, chromium) from the distribution's packages when
+# they are missing. This is the README's test command and exactly what CI
+# runs.
 #
 # Environment: SESSIONKV_FUZZTIME (default 15s per fuzz target);
 # SESSIONKV_SKIP_DEPS=1 to skip the package installs.
@@ -60,7 +61,7 @@ fuzz ./cookiestore FuzzOpen
 fuzz ./filestore FuzzDecodeFile
 fuzz ./redisstore FuzzDecodeValue
 
-step "benchmark suite, quick mode (smoke test, not a timing gate)"
+step "benchmark suite, smoke mode (not a timing gate)"
 (cd bench && go test -race -count=1 ./...)
 
 step "all checks passed in $((SECONDS - started))s"
