@@ -11,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
 )
 
 // ErrLocked is returned by Open when another process holds the database
@@ -88,7 +88,7 @@ type Store struct {
 	users   []byte
 	opts    Options
 
-	closed    atomic.Bool
+	closed    closer.Flag
 	closeOnce sync.Once
 	closeErr  error
 
@@ -189,22 +189,12 @@ func (s *Store) DB() *bbolt.DB { return s.db }
 // writes in progress. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closed.Store(true)
+		s.closed.Close()
 		if s.ownsDB {
 			s.closeErr = s.db.Close()
 		}
 	})
 	return s.closeErr
-}
-
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return nil
 }
 
 // wrap turns bbolt's "database not open" into session.ErrClosed.
@@ -386,7 +376,7 @@ func (s *Store) del(tx *bbolt.Tx, key []byte) (bool, error) {
 
 // Load implements session.Store.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
 	var out session.Record
@@ -413,7 +403,7 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 
 // Save implements session.Store.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	// Encode before joining the group: the caller may reuse rec.Data once we
@@ -432,7 +422,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	k := []byte(key)
@@ -449,7 +439,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Update implements session.Updater: fn runs inside the write transaction,
 // so no other write to the store interleaves. fn may run more than once.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	k := []byte(key)
@@ -499,7 +489,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	total := 0
 	var resume []byte // index key to continue from
 	for {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return total, err
 		}
 		now := uint64(s.opts.Now().UnixNano())
@@ -585,7 +575,7 @@ func (s *Store) walk(ctx context.Context, op string, bucket []byte, fn func(key 
 	var after []byte
 	batch := make([]entry, 0, rangeChunk)
 	for {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return err
 		}
 		batch = batch[:0]
@@ -640,7 +630,7 @@ type Stats struct {
 
 // Stats counts the records and index entries.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return Stats{}, err
 	}
 	var st Stats
@@ -661,7 +651,7 @@ func userPrefix(uid string) []byte { return userKey([]byte(uid), nil) }
 // UserKeys implements session.UserIndexer: one range scan of the users
 // index, O(the user's sessions).
 func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return nil, err
 	}
 	var keys []string
@@ -686,7 +676,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 // DeleteUser implements session.UserIndexer: the user's records and all
 // their index entries go in one transaction, O(the user's sessions).
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	n := 0

@@ -14,6 +14,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
 )
 
 // Defaults of Options.
@@ -74,7 +75,7 @@ type Store struct {
 	ttl      time.Duration // negative: no bound
 	now      func() time.Time
 	log      *slog.Logger
-	closed   atomic.Bool
+	closed   closer.Flag
 
 	warnedTooLarge atomic.Bool // the record-too-large warning is logged once
 }
@@ -156,21 +157,11 @@ func New(backing session.Store, opts *Options) (*Store, error) {
 // Backing returns the backing store.
 func (s *Store) Backing() session.Store { return s.backing }
 
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return nil
-}
-
 // Load implements session.Store. It returns the cached record when there is
 // a fresh one (see Options.TTL); otherwise it loads the record from the
 // backing store and caches it. Errors are the backing store's.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
 	now := s.now()
@@ -217,7 +208,7 @@ func (s *Store) fill(key string, st *stripe, seen uint64, rec session.Record, sy
 // then to the cache. If the backing store fails, the cache entry is dropped
 // and the error returned.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	st := s.stripes.lock(key)
@@ -234,7 +225,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 // Delete implements session.Store: the record is deleted from the backing
 // store and dropped from the cache, even if the backing store fails.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	st := s.stripes.lock(key)
@@ -273,7 +264,7 @@ func (s *Store) set(key string, e *entry) {
 // return session.ErrClosed. It does not close the backing store, which the
 // caller owns. Close is idempotent.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if s.closed.Close() {
 		return nil
 	}
 	s.cache.InvalidateAll()

@@ -23,7 +23,7 @@ import (
 //
 // In both cases fn runs under the key's lock and must not call the Store.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	st := s.stripes.lock(key)
@@ -121,7 +121,7 @@ func (s *Store) emulateUpdate(ctx context.Context, key string, fn session.Update
 // itself, and the backing store must expire its records some other way.
 // The cache itself is not swept: it drops each entry when it expires.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	if s.sweeper == nil {
@@ -134,7 +134,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 // cache is neither read nor filled. If the backing store is not a Ranger it
 // returns an error wrapping session.ErrNotSupported.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	if s.ranger == nil {
@@ -147,7 +147,7 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 // store. If the backing store is not a UserIndexer it returns an error
 // wrapping session.ErrNotSupported.
 func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return nil, err
 	}
 	if s.users == nil {
@@ -163,7 +163,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 // backing store is not a UserIndexer it returns an error wrapping
 // session.ErrNotSupported.
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	if s.users == nil {

@@ -13,11 +13,11 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
 )
 
 // ErrInvalidKey is returned for a key that is not a store key of 64
@@ -78,7 +78,7 @@ type Store struct {
 	grace  time.Duration
 	log    *slog.Logger
 	now    func() time.Time
-	closed atomic.Bool
+	closed closer.Flag
 	shards [shardCount]shard
 	hooks  hooks
 }
@@ -203,16 +203,6 @@ func probeWritable(dir string) error {
 // Dir returns the absolute path of the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return nil
-}
-
 // checkKey returns an error wrapping ErrInvalidKey unless key is a store
 // key. It never echoes the key, which may be huge or hold control
 // characters.
@@ -264,7 +254,7 @@ func (sh *shard) path(key string) string {
 // Load implements session.Store. It takes no lock. A corrupt file is logged
 // and reported as session.ErrNotFound.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
 	if err := checkKey(key); err != nil {
@@ -301,7 +291,7 @@ func (s *Store) read(ctx context.Context, path string) (rec session.Record, foun
 // moves the key's marker in the user index. A UserID longer than 1 KiB is
 // refused with ErrUserIDTooLong.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	if err := checkKey(key); err != nil {
@@ -381,7 +371,7 @@ func (s *Store) replace(sh *shard, key string, rec session.Record, old string) e
 // logged-out session stays deleted after a crash; then it removes the key's
 // marker from its owner's index directory.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	if err := checkKey(key); err != nil {
@@ -426,7 +416,7 @@ func (s *Store) remove(sh *shard, key, owner string) error {
 // returned UserID longer than 1 KiB fails with ErrUserIDTooLong and leaves
 // the store unchanged.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	if err := checkKey(key); err != nil {
@@ -594,7 +584,7 @@ func syncDir(dir string) error {
 // progress in this process to finish. It leaves the files in place. Close
 // is idempotent.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if s.closed.Close() {
 		return nil
 	}
 	for i := range s.shards {

@@ -242,7 +242,7 @@ func (s *Store) dropStaleMarkers(ctx context.Context, udir string, keys []string
 // owner, is not indexed: it has no keys, and neither has a user ID longer
 // than a record may hold.
 func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return nil, err
 	}
 	if !indexed(uid) {
@@ -257,7 +257,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 	now := s.now()
 	var keys, stale []string
 	for _, key := range marked {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return nil, err
 		}
 		st, err := s.classify(key, belongs, now)
@@ -291,7 +291,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 // The empty user ID, which marks sessions without an owner, deletes
 // nothing.
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	if !indexed(uid) {
@@ -393,7 +393,7 @@ func (s *Store) sweepIndex(ctx context.Context) error {
 			if !u.IsDir() || !isKey(hash) || hash[:2] != g.Name() {
 				continue
 			}
-			if err := s.check(ctx); err != nil {
+			if err := s.closed.Check(ctx); err != nil {
 				return err
 			}
 			if err := s.sweepUser(ctx, hash); err != nil && firstErr == nil {

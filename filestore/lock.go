@@ -25,7 +25,7 @@ type shard struct {
 // is taken, so nothing starts after Close.
 func (s *Store) lock(ctx context.Context, sh *shard) error {
 	sh.mu.Lock()
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		sh.mu.Unlock()
 		return err
 	}

@@ -28,7 +28,7 @@ func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec sessio
 func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key string, rec session.Record) bool) error {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return err
 		}
 		entries, err := os.ReadDir(sh.dir)
@@ -45,7 +45,7 @@ func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key stri
 			if !e.Type().IsRegular() || !isKey(name) || name[:2] != sh.name {
 				continue
 			}
-			if err := s.check(ctx); err != nil {
+			if err := s.closed.Check(ctx); err != nil {
 				return err
 			}
 			rec, found, err := s.read(ctx, sh.path(name))

@@ -46,7 +46,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
 	var firstErr error
 	for i := range s.shards {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return n, err
 		}
 		m, err := s.sweepShard(ctx, &s.shards[i])
@@ -55,7 +55,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 			firstErr = err
 		}
 	}
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return n, err
 	}
 	if err := s.sweepIndex(ctx); err != nil && firstErr == nil {

@@ -20,10 +20,10 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
 )
 
 const shardCount = 64
@@ -32,7 +32,7 @@ const shardCount = 64
 type Store struct {
 	seed   maphash.Seed
 	now    func() time.Time
-	closed atomic.Bool
+	closed closer.Flag
 	shards [shardCount]shard
 
 	// usersMu guards users, the keys of each owner's records. It is taken
@@ -72,19 +72,9 @@ func (s *Store) shard(key string) *shard {
 	return &s.shards[maphash.String(s.seed, key)%shardCount]
 }
 
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return nil
-}
-
 // Load implements session.Store.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
 	sh := s.shard(key)
@@ -102,7 +92,7 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 
 // Save implements session.Store.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	rec.Data = clone(rec.Data)
@@ -166,7 +156,7 @@ func (s *Store) unindexLocked(uid, key string) {
 
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	sh := s.shard(key)
@@ -179,7 +169,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Update implements session.Updater: fn runs once, under the key's shard
 // lock.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	sh := s.shard(key)
@@ -206,7 +196,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
 	for i := range s.shards {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return n, err
 		}
 		now := s.now()
@@ -244,7 +234,7 @@ func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key stri
 	}
 	var batch []entry
 	for i := range s.shards {
-		if err := s.check(ctx); err != nil {
+		if err := s.closed.Check(ctx); err != nil {
 			return err
 		}
 		now := s.now()
@@ -282,7 +272,7 @@ func (s *Store) Len() int {
 // Close drops every record; later calls return session.ErrClosed. Close is
 // idempotent.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if s.closed.Close() {
 		return nil
 	}
 	for i := range s.shards {
@@ -310,7 +300,7 @@ func (s *Store) userKeys(uid string) []string {
 
 // UserKeys implements session.UserIndexer.
 func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -330,7 +320,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 
 // DeleteUser implements session.UserIndexer.
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	now := s.now()

@@ -25,7 +25,7 @@ type scanner interface {
 // key SCAN returns twice is yielded once. Values under the prefix that are
 // not records of this store are skipped.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	nodes, err := s.nodes(ctx)
@@ -38,7 +38,7 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 	for _, node := range nodes {
 		var cursor uint64
 		for {
-			if err := s.check(ctx); err != nil {
+			if err := s.closed.Check(ctx); err != nil {
 				return err
 			}
 			type page struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
 )
 
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
@@ -60,7 +61,7 @@ type Store struct {
 	guard      bool // go-redis ignores context deadlines: enforce them here
 	maxAttempt int
 	now        func() time.Time
-	closed     atomic.Bool
+	closed     closer.Flag
 
 	seed  maphash.Seed
 	locks [lockStripes]chan struct{}
@@ -155,19 +156,9 @@ func hasHashTag(prefix string) bool {
 // does not close the Redis client, which belongs to the caller. Close is
 // idempotent.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	s.closed.Close()
 	for i := range s.hints {
 		s.hints[i].Store(nil)
-	}
-	return nil
-}
-
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return session.ErrClosed
 	}
 	return nil
 }
@@ -221,7 +212,7 @@ func (s *Store) get(ctx context.Context, rk string) ([]byte, error) {
 // of this store is reported as an error wrapping both session.ErrNotFound
 // and session.ErrCorrupt, so the engine starts a new session.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
 	raw, err := s.get(ctx, s.recordKey(key))
@@ -275,7 +266,7 @@ func (s *Store) dropHint(key string) {
 // the index claim in split mode when the record has an owner, and one more
 // in single-slot mode when the record changes owner.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	s.dropHint(key)
@@ -295,7 +286,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	return s.remove(ctx, "delete", key)
@@ -358,7 +349,7 @@ func (s *Store) runOwnerChecked(ctx context.Context, op string, w *write) error 
 // read confirms the guess: an error, and, in split mode, a record with an
 // owner, whose index claim would otherwise be written for a guess.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	unlock, err := s.lock(ctx, key)

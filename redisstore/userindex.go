@@ -18,7 +18,7 @@ const pipelineBatch = 512
 // is stale). It returns nothing for uid "": anonymous records are not
 // indexed.
 func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return nil, err
 	}
 	if uid == "" {
@@ -40,7 +40,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 // record changed meanwhile is read again, and deleted if it is still the
 // user's), and returns how many it deleted.
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	if uid == "" {
