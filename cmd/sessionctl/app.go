@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/internal/storeconfig"
 )
 
@@ -210,9 +211,19 @@ func (a *app) open(url string, mustExist bool) (*storeconfig.Opened, error) {
 	return a.openSpec(spec, mustExist)
 }
 
-// openSpec opens the store s names.
+// openSpec opens the store s names. A cache in front of a store
+// (SESSION_ENGINE=cached) is looked through: the commands read and change
+// the store behind it, the authority, with all of its capabilities, and a
+// cache that lives only as long as the command would serve nothing.
 func (a *app) openSpec(s storeconfig.Spec, mustExist bool) (*storeconfig.Opened, error) {
-	return storeconfig.OpenSpec(s, a.openOptions(mustExist))
+	o, err := storeconfig.OpenSpec(s, a.openOptions(mustExist))
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := o.Store.(*cachestore.Store); ok {
+		o.Store = c.Backing()
+	}
+	return o, nil
 }
 
 func (a *app) openOptions(mustExist bool) *storeconfig.OpenOptions {

@@ -27,10 +27,11 @@
 //	redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
 //	memory:                         an empty in-process store (for trials)
 //
-// Without the flag, SESSION_ENGINE (bolt, file or memory; default bolt) and
-// SESSION_FILE_PATH name the store exactly as they do for the demo server,
-// so "SESSION_FILE_PATH=dir sessionctl stats" sees what the server keeps in
-// dir. No command but migrate's destination creates a store that does not
+// Without the flag, SESSION_ENGINE (default bolt) and SESSION_FILE_PATH
+// name the store exactly as they do for the demo server, so
+// "SESSION_FILE_PATH=dir sessionctl stats" sees what the server keeps in
+// dir; for SESSION_ENGINE=cached the commands work on the bolt file behind
+// the cache. No command but migrate's destination creates a store that does not
 // exist. A bbolt file belongs to one process at a time: while a server has
 // it open, commands on it fail at once with a "locked by another process"
 // error (after --lock-wait, one second by default).
@@ -132,8 +133,9 @@ const storesHelp = `Stores (--store URL; migrate: --from, --to):
   file:/var/lib/app/sessions      a directory of one file per session
   redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
   memory:                         an empty in-process store
-Without the flag, SESSION_ENGINE (bolt, file, memory; default bolt) and
-SESSION_FILE_PATH name the store as they do for the demo server.
+Without the flag, SESSION_ENGINE (default bolt) and SESSION_FILE_PATH name
+the store as they do for the demo server (for cached: the bolt file behind
+the cache).
 `
 
 const exitHelp = `Exit status: 0 ok, 1 error, 2 usage error, 3 check failed,

@@ -388,6 +388,15 @@ func TestLs_Expired_ListsUnsweptSessions(t *testing.T) {
 		}
 	}
 	fails(t, nil, exitUsage, "do not combine", "ls", "--store", "bolt:"+boltPath, "--expired", "--user", "x")
+
+	// SESSION_ENGINE=cached names a cache in front of the bolt file: the
+	// listing comes from the file behind it.
+	var res lsResult
+	env := map[string]string{"SESSION_ENGINE": "cached", "SESSION_FILE_PATH": filepath.Dir(boltPath)}
+	jsonOut(t, env, &res, "ls", "--expired")
+	if res.Count != f.expired || len(res.Sessions) != f.expired {
+		t.Fatalf("SESSION_ENGINE=cached: ls --expired = %+v, want the %d expired sessions", res, f.expired)
+	}
 }
 
 func TestStats_BoltAndFiles(t *testing.T) {
