@@ -32,8 +32,8 @@ import (
 // The sweeper and the user index read only the header and the user ID. The
 // header checksum covers both, so the expiry, length and owner they rely on
 // are verified without reading the data; the data checksum catches a torn or
-// damaged body before anything decodes it. A file without a user ID is laid
-// out exactly as files were before the user ID was added.
+// damaged body before anything decodes it. A file without a user ID is the
+// header followed directly by the data.
 const (
 	headerSize    = 28
 	formatVersion = 1

@@ -82,9 +82,9 @@ func TestFormat_RoundTrip(t *testing.T) {
 	}
 }
 
-// TestFormat_WithoutUserIDUnchanged: a record without an owner is laid out
-// as before the user ID was added, byte for byte.
-func TestFormat_WithoutUserIDUnchanged(t *testing.T) {
+// TestFormat_WithoutUserID pins the layout of a record without an owner,
+// byte for byte: the header, then the data.
+func TestFormat_WithoutUserID(t *testing.T) {
 	exp := time.Unix(1700000000, 0)
 	data := []byte("\x01\x00\x80")
 	file := encodeFile(exp, data)

@@ -1,6 +1,7 @@
 // Package testkit holds helpers shared by the tests and benchmarks of this
-// module: a fake clock, a log sink, and the realistic session the
-// benchmarks work on. It is not for use outside them.
+// module and of the bench and e2e modules nested in it: a fake clock, a log
+// sink, and the realistic session the benchmarks work on. It is not for use
+// outside them.
 //
 // It imports only the standard library and nothing from this module, so
 // that every package of the module, the root package's own internal tests
