@@ -47,8 +47,9 @@ func ValidID(id string) bool {
 
 // StoreKey returns the key under which the session with the given ID is
 // stored: the hex SHA-256 of the ID. A leaked database or directory listing
-// therefore holds no usable cookie, and no store ever sees client input as a
-// key or file name. It does not validate id.
+// therefore holds no usable cookie, and no server-side store ever sees
+// client input as a key or file name (a Sealer's keys are its cookie
+// values). It does not validate id.
 func StoreKey(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])
