@@ -46,6 +46,13 @@ var (
 	// capability an operation needs (Ranger for Range, UserIndexer for the
 	// per-user operations).
 	ErrNotSupported = errors.New("session: not supported by the store")
+
+	// ErrUnsafeLocation is returned when an embedded store's file or
+	// directory is one that another local user owns or can write, and so
+	// could have planted sessions in or could read what is saved there.
+	// The error names the path and says why; each store documents the
+	// option that accepts such a location on purpose.
+	ErrUnsafeLocation = errors.New("session: store location is not private")
 )
 
 // Record is what a Store keeps for one session: the encoded session and the

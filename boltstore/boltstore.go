@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,8 +22,8 @@ import (
 // file.
 var ErrLocked = errors.New("boltstore: database is locked by another process")
 
-// DefaultFileName is the database file Open uses for an empty path, in
-// $SESSION_FILE_PATH or else the temp dir.
+// DefaultFileName is the database file Open uses for an empty path (see
+// DefaultPath).
 const DefaultFileName = "sessions.db"
 
 // Options configures a Store. A nil *Options means the defaults below.
@@ -47,6 +45,13 @@ type Options struct {
 	// SweepBatch is the most keys DeleteExpired deletes in one transaction.
 	// Default 1000.
 	SweepBatch int
+	// AllowSharedLocation accepts a database file (or a directory above
+	// it) that another local user owns or can write to, which Open otherwise
+	// refuses with an error wrapping session.ErrUnsafeLocation: such a user
+	// could have planted sessions in the file, or could read or change it.
+	// Set it only for a location shared on purpose, by users who all trust
+	// one another; Open then logs a warning instead. Default false.
+	AllowSharedLocation bool
 	// Logger receives warnings about corrupt records. Default slog.Default().
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now; tests set a fake clock.
@@ -104,26 +109,21 @@ var (
 	_ session.UserIndexer   = (*Store)(nil)
 )
 
-// DefaultPath returns the file Open uses for an empty path: DefaultFileName
-// in $SESSION_FILE_PATH, or else in the temp dir.
-func DefaultPath() string {
-	dir := os.Getenv("SESSION_FILE_PATH")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, DefaultFileName)
-}
-
 // Open opens the database file at path, creating it (0600, and its directory
 // 0700) if needed; an empty path means DefaultPath(). The Store owns the
 // database: Close closes it.
+//
+// Open refuses, with an error wrapping session.ErrUnsafeLocation, a file
+// that another local user owns or that group or others can write, and a
+// file in a directory another user controls (one they own, or can write
+// that lacks the sticky bit /tmp has): such a user could have planted
+// sessions in it or could read them. Options.AllowSharedLocation accepts
+// such a location on purpose.
 func Open(path string, opts *Options) (*Store, error) {
 	o := opts.withDefaults()
-	if path == "" {
-		path = DefaultPath()
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	path, err := prepareLocation(path, o)
+	if err != nil {
+		return nil, err
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         o.Timeout,
@@ -137,6 +137,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	// Check again what was opened: a file another user made between the
+	// first check and the open is refused too.
+	if err := checkLocation(path, o); err != nil {
+		db.Close()
+		return nil, locationError(path, err)
 	}
 	s, err := newStore(db, o)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/closer"
+	"github.com/sessionkv/session/internal/location"
 )
 
 // ErrInvalidKey is returned for a key that is not a store key of 64
@@ -59,6 +60,14 @@ type Options struct {
 	// sees under that lock is orphaned; the grace period only guards against
 	// writers that do not take the lock. Default one hour.
 	TempFileGrace time.Duration
+
+	// AllowSharedLocation accepts a directory that another local user owns
+	// or can write to, which New otherwise refuses with an error wrapping
+	// session.ErrUnsafeLocation (such a user could plant sessions, change
+	// them or read them). Set it only for a directory shared on purpose, by
+	// users who all trust one another; New then logs a warning instead.
+	// Default false.
+	AllowSharedLocation bool
 
 	// Logger receives warnings about corrupt files and failures to release a
 	// lock. Default slog.Default().
@@ -114,10 +123,13 @@ var (
 // "sessionkv" directory in os.TempDir(). A nil opts means the defaults.
 //
 // New fails if dir cannot be created, is not a directory, or is not
-// writable. The default directory in the shared temporary directory must
-// also belong to the current user and be writable by no one else, so that
-// another local user cannot plant sessions in it; a directory given
-// explicitly that others can write to is only logged as a warning.
+// writable. It also fails, with an error wrapping session.ErrUnsafeLocation,
+// when the directory is not private: it must belong to the current user and
+// be writable by no one else, and so must every directory above it unless
+// that one has the sticky bit, as /tmp has (see Options.AllowSharedLocation
+// for a directory shared on purpose). A fresh directory from mktemp -d, or
+// one made with mkdir -m 700, passes. The default directory must also not be
+// a symbolic link.
 func New(dir string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -132,18 +144,18 @@ func New(dir string, opts *Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	shared := false
+	isDefault := false
 	if dir == "" {
 		dir = os.Getenv(envFilePath)
 	}
 	if dir == "" {
-		dir, shared = filepath.Join(os.TempDir(), defaultDirName), true
+		dir, isDefault = filepath.Join(os.TempDir(), defaultDirName), true
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	if err := prepareDir(dir, shared, o.Logger); err != nil {
+	if err := prepareDir(dir, isDefault, o); err != nil {
 		return nil, err
 	}
 	lockDir := filepath.Join(dir, lockDirName)
@@ -167,20 +179,24 @@ func New(dir string, opts *Options) (*Store, error) {
 }
 
 // prepareDir creates dir if needed and checks that it is a directory this
-// process can write to and, when shared, that no one else controls.
-func prepareDir(dir string, shared bool, log *slog.Logger) error {
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("filestore: create %s: %w", dir, err)
+// process can write to and that no one else controls.
+func prepareDir(dir string, isDefault bool, o Options) error {
+	var err error
+	if isDefault {
+		err = location.MakeDefaultDir(dir)
+	} else if err = os.MkdirAll(dir, dirPerm); err == nil {
+		err = location.Check(dir, location.Dir)
 	}
-	fi, err := os.Stat(dir)
+	if errors.Is(err, session.ErrUnsafeLocation) && o.AllowSharedLocation {
+		o.Logger.Warn("filestore: keeping sessions in a shared directory (Options.AllowSharedLocation)", "err", err)
+		err = nil
+	}
+	if errors.Is(err, session.ErrUnsafeLocation) {
+		return fmt.Errorf("filestore: %w; keep sessions in a directory only this user can write (mkdir -m 700, or mktemp -d), "+
+			"or set Options.AllowSharedLocation to share this one on purpose", err)
+	}
 	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("filestore: %s is not a directory", dir)
-	}
-	if err := checkControl(dir, fi, shared, log); err != nil {
-		return err
+		return fmt.Errorf("filestore: session directory %s: %w", dir, err)
 	}
 	return probeWritable(dir)
 }

@@ -135,22 +135,61 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 			t.Errorf("New wrote %v through the link", got)
 		}
 	})
-	t.Run("ExplicitWritableByOthersWarns", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "open")
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
+	t.Run("ExplicitWritableByOthersIsRefused", func(t *testing.T) {
+		dir := worldWritableDir(t)
+		s, err := New(dir, nil)
+		if err == nil {
+			s.Close()
+			t.Fatal("New accepted a directory every user can write")
 		}
-		if err := os.Chmod(dir, 0o777); err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, session.ErrUnsafeLocation) || !strings.Contains(err.Error(), "AllowSharedLocation") {
+			t.Errorf("err = %v, want ErrUnsafeLocation naming the way out", err)
 		}
+	})
+	t.Run("ExplicitSharedOnPurposeWarns", func(t *testing.T) {
+		dir := worldWritableDir(t)
 		logs := &testkit.LogBuffer{}
-		s, err := New(dir, &Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		s, err := New(dir, &Options{AllowSharedLocation: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
 		if !strings.Contains(logs.String(), "writable by other users") {
 			t.Errorf("no warning about the open directory: %s", logs)
+		}
+	})
+	t.Run("FreshMktempDirectory", func(t *testing.T) {
+		dir, err := os.MkdirTemp("", "sessions-") // what mktemp -d makes
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		t.Setenv(envFilePath, dir)
+		s, err := New("", nil)
+		if err != nil {
+			t.Fatalf("New refused a fresh mktemp -d directory: %v", err)
+		}
+		s.Close()
+	})
+	t.Run("DefaultOwnedByAnotherUser", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("giving a directory to another user needs root")
+		}
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		t.Setenv(envFilePath, "")
+		dir := filepath.Join(tmp, defaultDirName)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := New("", nil); !errors.Is(err, session.ErrUnsafeLocation) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("New = %v, want ErrUnsafeLocation for a default directory another user made", err)
 		}
 	})
 	t.Run("RelativeIsMadeAbsolute", func(t *testing.T) {
@@ -409,4 +448,17 @@ func TestStore_UpdateToExpiredRemovesFile(t *testing.T) {
 	if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
 		t.Errorf("DeleteExpired = %d, %v; want nothing left to sweep", n, err)
 	}
+}
+
+// worldWritableDir returns a new directory of mode 0777 in a private one.
+func worldWritableDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

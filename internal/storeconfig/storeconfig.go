@@ -98,7 +98,7 @@ func openMemory(Spec, *OpenOptions) (*Opened, error) {
 }
 
 // openBolt opens the database file s.Path, by default sessions.db in
-// SESSION_FILE_PATH, else in the temp dir.
+// SESSION_FILE_PATH, else in a private sessionkv folder in the temp dir.
 func openBolt(s Spec, o *OpenOptions) (*Opened, error) {
 	path := s.Resolve().Path
 	if o.MustExist {
@@ -106,7 +106,9 @@ func openBolt(s Spec, o *OpenOptions) (*Opened, error) {
 			return nil, err
 		}
 	}
-	st, err := boltstore.Open(path, &boltstore.Options{Timeout: o.LockTimeout, Logger: o.Logger})
+	// An empty path goes through as it is, so that boltstore makes and
+	// checks its default directory as the default.
+	st, err := boltstore.Open(s.Path, &boltstore.Options{Timeout: o.LockTimeout, Logger: o.Logger})
 	if errors.Is(err, boltstore.ErrLocked) {
 		return nil, fmt.Errorf("%w (waited %v; is a server using it?)", boltstore.ErrLocked, o.LockTimeout)
 	}
@@ -134,7 +136,7 @@ func checkBoltFile(path string) error {
 }
 
 // openFile opens the file store in s.Path, by default SESSION_FILE_PATH,
-// else a sessionkv folder in the temp dir.
+// else a private sessionkv folder in the temp dir.
 func openFile(s Spec, o *OpenOptions) (*Opened, error) {
 	if o.MustExist {
 		dir := s.Resolve().Path

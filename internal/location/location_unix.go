@@ -1,0 +1,121 @@
+//go:build unix
+
+package location
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+func check(path string, kind Kind) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return checkPath(abs, kind, os.Geteuid(), 0)
+}
+
+// checkPath walks abs from the root down, checking each directory above the
+// store and then the store itself. A symbolic link is checked for its
+// owner, and the path it leads to is checked again, whole.
+func checkPath(abs string, kind Kind, uid, links int) error {
+	parts := strings.Split(strings.TrimPrefix(filepath.Clean(abs), "/"), "/")
+	cur := "/"
+	if err := checkParent(cur, uid); err != nil {
+		return err
+	}
+	for i, name := range parts {
+		if name == "" {
+			continue
+		}
+		cur = filepath.Join(cur, name)
+		last := i == len(parts)-1
+		fi, err := os.Lstat(cur)
+		if last && kind == File && errors.Is(err, fs.ErrNotExist) {
+			return nil // the store will create it, private
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if owner := ownerOf(fi); owner != uid && owner != 0 {
+				return fmt.Errorf("%w: %s is a symbolic link owned by uid %d, who can point it elsewhere", errUnsafe, cur, owner)
+			}
+			if links++; links > maxLinks {
+				return fmt.Errorf("%w: too many symbolic links in %s", errUnsafe, abs)
+			}
+			target, err := os.Readlink(cur)
+			if err != nil {
+				return err
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(cur), target)
+			}
+			rest := filepath.Join(append([]string{target}, parts[i+1:]...)...)
+			return checkPath(rest, kind, uid, links)
+		}
+		switch {
+		case !last:
+			err = checkParent(cur, uid)
+		case kind == Dir:
+			err = checkStore(cur, fi, uid, "directory")
+		default:
+			err = checkStore(cur, fi, uid, "file")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkParent checks a directory above the store: owned by uid or root,
+// and writable by nobody else unless sticky.
+func checkParent(dir string, uid int) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if owner := ownerOf(fi); owner != uid && owner != 0 {
+		return fmt.Errorf("%w: %s belongs to uid %d, who could replace what is inside", errUnsafe, dir, owner)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("%w: %s is writable by other users (mode %v), who could replace what is inside", errUnsafe, dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// checkStore checks the store's own file or directory: owned by uid and
+// writable by no one else.
+func checkStore(path string, fi fs.FileInfo, uid int, what string) error {
+	switch {
+	case what == "directory" && !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", path)
+	case what == "file" && !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if owner := ownerOf(fi); owner != uid {
+		return fmt.Errorf("%w: the %s %s belongs to uid %d, not to this process (uid %d), and may hold sessions that user planted",
+			errUnsafe, what, path, owner, uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: the %s %s is writable by other users (mode %v), who could plant or change sessions",
+			errUnsafe, what, path, fi.Mode().Perm())
+	}
+	return nil
+}
+
+func ownerOf(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
