@@ -225,6 +225,9 @@ func TestUsageErrors_ExitTwo(t *testing.T) {
 		{"unknown store scheme \"mongo\"", []string{"stats", "--store", "mongo://db/x"}},
 		{"bad store URL", []string{"stats", "--store", "/var/lib/app/sessions.db"}},
 		{"bad store URL", []string{"ls", "--store", "bolt://otherhost/x.db"}},
+		{"needs a path", []string{"ls", "--store", "bolt:"}},
+		{"needs a path", []string{"stats", "--store", "file:"}},
+		{"needs a path", []string{"migrate", "--from", "bolt:", "--to", "memory:"}},
 		{"unknown SESSION_ENGINE", []string{"stats"}},
 	} {
 		env := map[string]string{}

@@ -25,8 +25,9 @@ var (
 
 // Store URL schemes. A bolt or file URL is the scheme, a colon and a local
 // path ("bolt:/var/lib/app/sessions.db", "file:sessions", or the
-// "file:///var/lib/app/sessions" form); an empty path means the engine's
-// default location, as SESSION_ENGINE alone does. Redis URLs are those of
+// "file:///var/lib/app/sessions" form). The path is required: a URL names
+// one store, and an operator who means the engine's default location leaves
+// the URL out (SESSION_ENGINE and SESSION_FILE_PATH pick it). Redis URLs are those of
 // go-redis's ParseURL ("redis://127.0.0.1:6379/0", "rediss://..." for TLS),
 // plus an optional "prefix" parameter for redisstore.Options.Prefix
 // ("redis://127.0.0.1:6379/0?prefix=myapp:").
@@ -72,6 +73,10 @@ func ParseURL(raw string) (Spec, error) {
 		if err != nil {
 			return Spec{}, err
 		}
+		if path == "" {
+			return Spec{}, fmt.Errorf("%w %q: %s: needs a path, as in %s; leave the store out to use the default location",
+				ErrBadURL, raw, scheme, examplePath[scheme])
+		}
 		return Spec{Engine: scheme, Path: path}, nil
 	case SchemeMemory:
 		if rest != "" && rest != "//" {
@@ -88,6 +93,12 @@ func ParseURL(raw string) (Spec, error) {
 		return Spec{Engine: SchemeRedis, URL: s}, nil
 	}
 	return Spec{}, fmt.Errorf("%w %q in %q (known: %s)", ErrUnknownScheme, s[:i], redact(raw), strings.Join(Schemes(), ", "))
+}
+
+// examplePath shows a bolt: or file: URL with its path.
+var examplePath = map[string]string{
+	SchemeBolt: "bolt:/var/lib/app/sessions.db",
+	SchemeFile: "file:/var/lib/app/sessions",
 }
 
 // localPath returns the path of a bolt: or file: URL from what follows the
