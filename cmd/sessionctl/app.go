@@ -116,7 +116,7 @@ func (a *app) exit(err error) int {
 	if err == nil || errors.Is(err, errHelp) {
 		return code
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := printable(strings.Join(strings.Fields(err.Error()), " "))
 	if code == exitUsage {
 		msg += fmt.Sprintf(" (see 'sessionctl %s --help')", a.cmd.name)
 	}

@@ -62,6 +62,6 @@ func runClear(ctx context.Context, a *app, args []string) (err error) {
 	if res.Note != "" {
 		note = " (" + res.Note + ")"
 	}
-	_, err = fmt.Fprintf(a.stdout, "deleted %d expired sessions from %s%s\n", res.Deleted, res.Store, note)
+	_, err = fmt.Fprintf(a.stdout, "deleted %d expired sessions from %s%s\n", res.Deleted, printable(res.Store), note)
 	return err
 }

@@ -75,7 +75,7 @@ func runCompact(ctx context.Context, a *app, args []string) (err error) {
 	if a.json {
 		return a.printJSON(res)
 	}
-	_, err = fmt.Fprintf(a.stdout, "compacted %s: %s -> %s\n", res.Store, humanBytes(res.Before), humanBytes(res.After))
+	_, err = fmt.Fprintf(a.stdout, "compacted %s: %s -> %s\n", printable(res.Store), humanBytes(res.Before), humanBytes(res.After))
 	return err
 }
 

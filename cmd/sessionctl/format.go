@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // humanBytes formats n bytes with a binary unit: "312 B", "4.0 KiB".
@@ -46,4 +49,19 @@ func humanExpiry(t, now time.Time) string {
 		when = humanDuration(-left) + " ago"
 	}
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), when)
+}
+
+// printable returns s as it is when every character in it prints as
+// itself, and otherwise s quoted with Go's escapes ("\x1b[2J", "a\nb",
+// "\u202e"). Session data is client-influenced: a user ID or a key read
+// from a damaged store could otherwise clear the operator's screen,
+// retitle the terminal or forge table rows. Every human-readable output of
+// store data goes through it; JSON output escapes on its own.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -235,10 +235,10 @@ func (a *app) lsExpired(ctx context.Context, o *storeconfig.Opened) error {
 		}{o.Spec.String(), []any{}, c.expired(), expiredNote})
 	}
 	if n := c.expired(); n != nil {
-		_, err = fmt.Fprintf(a.stdout, "%d expired sessions wait for a sweep in %s\n(%s)\n", *n, o.Spec, expiredNote)
+		_, err = fmt.Fprintf(a.stdout, "%d expired sessions wait for a sweep in %s\n(%s)\n", *n, printable(o.Spec.String()), expiredNote)
 		return err
 	}
-	_, err = fmt.Fprintf(a.stdout, "%s cannot count its expired sessions\n(%s)\n", o.Spec, expiredNote)
+	_, err = fmt.Fprintf(a.stdout, "%s cannot count its expired sessions\n(%s)\n", printable(o.Spec.String()), expiredNote)
 	return err
 }
 
@@ -285,7 +285,7 @@ func (w *rowWriter) row(r sessionRow) error {
 	if user == "" {
 		user = "-"
 	}
-	_, err := fmt.Fprintf(w.w, "%-64s  %-16s  %10s  %s\n", r.Key, user, humanBytes(int64(r.Size)), humanExpiry(r.Expires, w.now))
+	_, err := fmt.Fprintf(w.w, "%-64s  %-16s  %10s  %s\n", printable(r.Key), printable(user), humanBytes(int64(r.Size)), humanExpiry(r.Expires, w.now))
 	return err
 }
 

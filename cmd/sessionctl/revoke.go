@@ -60,7 +60,7 @@ func runRevoke(ctx context.Context, a *app, args []string) (err error) {
 	if a.json {
 		return a.printJSON(res)
 	}
-	_, err = fmt.Fprintf(a.stdout, "revoked %d sessions of user %q in %s\n", res.Revoked, *uid, o.Spec)
+	_, err = fmt.Fprintf(a.stdout, "revoked %d sessions of user %q in %s\n", res.Revoked, *uid, printable(o.Spec.String()))
 	return err
 }
 

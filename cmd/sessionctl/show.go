@@ -92,6 +92,8 @@ func showKey(pos []string, cookie string) (string, error) {
 		return "", usageErrorf("give a KEY or --cookie, not both")
 	case len(pos) == 1 && session.ValidID(pos[0]):
 		return "", usageErrorf("%q is a session ID, not a store key: use --cookie %s", pos[0], pos[0])
+	case len(pos) == 1 && !isStoreKey(pos[0]):
+		return "", usageErrorf("%s is not a store key (64 lowercase hexadecimal digits, as ls prints them)", printable(pos[0]))
 	case len(pos) == 1:
 		return pos[0], nil
 	case cookie == "":

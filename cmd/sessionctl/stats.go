@@ -168,7 +168,7 @@ func bucketOf(left time.Duration) int {
 
 func (a *app) printStats(r statsResult) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "store\t%s\n", r.Store)
+	fmt.Fprintf(w, "store\t%s\n", printable(r.Store))
 	expired := "expired: unknown to this store"
 	if r.Expired != nil {
 		expired = fmt.Sprintf("%d expired (not yet swept)", *r.Expired)
