@@ -3,6 +3,7 @@ package session_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -48,12 +49,12 @@ func TestCrashChild(t *testing.T) {
 	}
 	st, err := openCrashStore(kind, os.Getenv(crashPathEnv))
 	if err != nil {
-		fmt.Println("ERR", err)
+		fmt.Println(childErrPrefix, err)
 		os.Exit(2)
 	}
 	e, err := session.New(st, nil)
 	if err != nil {
-		fmt.Println("ERR", err)
+		fmt.Println(childErrPrefix, err)
 		os.Exit(2)
 	}
 	out := bufio.NewWriter(os.Stdout)
@@ -76,7 +77,7 @@ func TestCrashChild(t *testing.T) {
 					s.Set("v", v)
 					s.Set("pad", strings.Repeat("x", 200*v))
 					if err := e.Save(ctx, s); err != nil {
-						fmt.Println("ERR", err)
+						fmt.Println(childErrPrefix, err)
 						os.Exit(2)
 					}
 					ack(s.ID(), v)
@@ -85,6 +86,24 @@ func TestCrashChild(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// childErrPrefix starts the line a crash child prints for an error. It
+// starts with a character no session ID holds (base64url has no '!'), so
+// no acknowledgement can be taken for an error.
+const childErrPrefix = "!error:"
+
+// parseChildLine reads one line of a crash child's output: an
+// acknowledgement "ID VALUE" (ok), an error line, or noise from the test
+// framework (neither).
+func parseChildLine(l string) (id string, v int, ok bool, err error) {
+	if strings.HasPrefix(l, childErrPrefix) {
+		return "", 0, false, errors.New(strings.TrimSpace(strings.TrimPrefix(l, childErrPrefix)))
+	}
+	if _, err := fmt.Sscan(l, &id, &v); err != nil || !session.ValidID(id) {
+		return "", 0, false, nil
+	}
+	return id, v, true, nil
 }
 
 // crashRounds is how many times each store is killed: 20 by default (CI),
@@ -147,12 +166,11 @@ func crashRound(t *testing.T, kind, path string, acked map[string]int) int {
 	}()
 	n := 0
 	record := func(l string) {
-		if strings.HasPrefix(l, "ERR") {
-			t.Fatalf("child: %s", l)
+		id, v, ok, err := parseChildLine(l)
+		if err != nil {
+			t.Fatalf("child: %v", err)
 		}
-		var id string
-		var v int
-		if _, err := fmt.Sscan(l, &id, &v); err == nil {
+		if ok {
 			acked[id] = max(acked[id], v)
 			n++
 		}
@@ -222,5 +240,21 @@ func verifyAfterCrash(t *testing.T, kind, path string, acked map[string]int, rou
 	})
 	if err != nil {
 		t.Fatalf("round %d: Range: %v", round, err)
+	}
+}
+
+func TestParseChildLine_AnIDStartingWithERRIsAnAcknowledgement(t *testing.T) {
+	id := "ERR" + strings.Repeat("A", 40) // one valid ID in 262,144 starts so
+	if !session.ValidID(id) {
+		t.Fatalf("%s is not a valid ID", id)
+	}
+	if got, v, ok, err := parseChildLine(id + " 2"); err != nil || !ok || got != id || v != 2 {
+		t.Errorf("parseChildLine(%q) = %q, %d, %v, %v; want an acknowledgement", id+" 2", got, v, ok, err)
+	}
+	if _, _, ok, err := parseChildLine(childErrPrefix + " open: boom"); err == nil || ok || err.Error() != "open: boom" {
+		t.Errorf("error line: ok %v, err %v", ok, err)
+	}
+	if _, _, ok, err := parseChildLine("=== RUN   TestCrashChild"); ok || err != nil {
+		t.Errorf("framework noise: ok %v, err %v", ok, err)
 	}
 }
