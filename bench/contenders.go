@@ -56,7 +56,7 @@ var stores = []store{
 // one is one entry here.
 var peers = []contender{
 	{name: "sessionkv-cookiestore", library: "sessionkv", new: newCookiestore(nil)},
-	{name: "sessionkv-cookiestore-nocompress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{NoCompression: true})},
+	{name: "sessionkv-cookiestore-compress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{Compress: true})},
 	{name: "scs-memstore", library: "scs", sized: true, new: newSCSMemstore},
 	{name: "scs-redisstore", library: "scs", redis: true, new: newSCSRedisstore},
 	{name: "gorilla-cookiestore", library: "gorilla", new: newGorillaCookieStore},

@@ -21,10 +21,12 @@
 //     clear and an HMAC-SHA256 of header and payload.
 //
 // The payload holds the record's expiry (Unix milliseconds), the time it
-// was sealed, the owner's user ID and the encoded session; a payload over
-// 1 KiB is compressed with DEFLATE when that makes it smaller (smaller ones
-// are not worth the time). Each secret gives, through HKDF-SHA256, one AES
-// key and one HMAC key.
+// was sealed, the owner's user ID and the encoded session. It is sealed as
+// it is, so a cookie's length depends only on the length of what it
+// carries, never on its content (see # Limits). Options.Compress opts in to
+// DEFLATE compression of payloads over 1 KiB, which breaks that: read its
+// warning first. Each secret gives, through HKDF-SHA256, one AES key and one
+// HMAC key.
 //
 // # Keys and rotation
 //
@@ -44,10 +46,33 @@
 // A cookie session cannot be revoked from the server before it expires:
 // Flush clears the browser's cookie, but a copy of the old value stays
 // valid until its expiry (rotate the keys to invalidate every session).
+// For the same reason logout does not win a race here as it does with a
+// server-side store: a request that loaded the session before a Flush in
+// another request and commits after it sends the browser a new cookie that
+// opens, holding the session as that request saw it. There is no record
+// left on the server to find missing, so session.ErrSessionInterrupted
+// never happens with this store.
+//
 // Browsers keep at most 4096 bytes of a cookie's name and value: a session
 // that would not fit fails its save with session.ErrCookieTooLarge, which
 // the middleware reports through the engine's ErrorHandler; nothing is ever
-// truncated or silently dropped.
+// truncated or silently dropped. A payload over 8 KiB fails its save the
+// same way even when a caller allows a longer cookie or Options.Compress
+// would make it fit: Open refuses anything larger, so Seal does first, and
+// no cookie is ever issued that would not open.
+//
+// Anyone who sees the traffic learns the cookie's length, even through TLS
+// and even in the default encrypted mode: encryption hides the bytes, not
+// how many there are. By default that length is a function of the length
+// of the user ID and of the encoded session only. With the default
+// session.MsgpackCodec, that means the number of values, the lengths of
+// strings and byte slices, and the magnitude of numbers and times (which
+// are encoded compactly), never which characters a string holds;
+// session.JSONCodec escapes some characters (<, >, &, quotes, control
+// characters) into several bytes, so with it the length also tells how many
+// of those a string holds. With Options.Compress the length depends on the
+// content: it then leaks secrets stored beside attacker-chosen text (see
+// Options.Compress).
 //
 // # Concurrency
 //
@@ -77,7 +102,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
@@ -111,9 +135,14 @@ const (
 
 	nonceLen = 12
 	macLen   = sha256.Size
-	// maxPayload bounds a payload, compressed or not: nothing larger fits
-	// in a cookie, and decompression stops there (no zip bombs).
+	// maxPayload bounds a payload before compression: Open stops
+	// decompressing there (no zip bombs), so Seal refuses a larger payload
+	// rather than issue a cookie that would not open.
 	maxPayload = 8 << 10
+	// maxValueLen bounds the cookie values Open decodes. A value sealed from
+	// a payload of at most maxPayload bytes is always shorter, and Seal
+	// checks it anyway.
+	maxValueLen = 2 * maxPayload
 	// compressMin is the smallest payload worth trying to compress: below
 	// it a cookie is far from the size limit, and DEFLATE would cost more
 	// time than the bytes it saves on the wire.
@@ -126,8 +155,27 @@ type Options struct {
 	// not change it, as with Django's signed cookies. Default false: the
 	// session is encrypted and authenticated with AES-256-GCM.
 	SignOnly bool
-	// NoCompression turns off DEFLATE compression of larger sessions.
-	NoCompression bool
+	// Compress compresses a payload over 1 KiB with DEFLATE before sealing
+	// it, when that makes it smaller, so that a larger but repetitive
+	// session fits in a cookie (still at most 8 KiB before compression).
+	// Default false: every payload is sealed as it is.
+	//
+	// Compression makes the cookie's length, which anyone who sees the
+	// traffic learns even through TLS and in either mode, depend on the
+	// session's content: it tells how well the session compresses, that is
+	// how much of it repeats other parts of it. If a session holds a secret
+	// (a CSRF token, a user ID, anything private) beside text an attacker
+	// can choose (a search term, a "next" URL, a flash message that quotes
+	// input), the attacker can make the victim's browser store guesses and
+	// watch the cookie's length: a guess that matches part of the secret
+	// compresses better and gives a shorter cookie, and the secret falls a
+	// few characters at a time (the CRIME and BREACH attacks). Set Compress
+	// only if no session ever holds attacker-influenced text beside
+	// anything secret.
+	//
+	// Open accepts compressed cookies whatever this setting, so it can be
+	// turned off without logging anyone out.
+	Compress bool
 	// MaxAge, when positive, rejects cookies sealed longer ago than this,
 	// whatever their own expiry. Default 0: only the expiry counts.
 	MaxAge time.Duration
@@ -222,50 +270,69 @@ func (s *Store) mode() byte {
 	return modeEncrypted
 }
 
-// Seal implements session.Sealer.
+// Seal implements session.Sealer. A session whose payload is over 8 KiB
+// fails with ErrCookieTooLarge whatever maxLen, as does one whose value
+// would be longer than maxLen: every value Seal returns opens until it
+// expires.
 func (s *Store) Seal(rec session.Record, maxLen int) (string, error) {
 	payload, flags, err := s.payload(rec)
 	if err != nil {
 		return "", err
 	}
-	header := []byte{s.mode(), flags}
-	var raw []byte
-	kp := s.keys[0]
-	if header[0] == modeSigned {
-		raw = append(header, payload...)
-		raw = appendMAC(raw, kp.mac, raw)
-	} else {
-		raw = make([]byte, 2+nonceLen, 2+nonceLen+len(payload)+kp.aead.Overhead())
-		copy(raw, header)
-		nonce := raw[2 : 2+nonceLen]
-		_, _ = rand.Read(nonce) // never fails
-		raw = kp.aead.Seal(raw, nonce, payload, header)
-	}
-	if n := encoding.EncodedLen(len(raw)); n > maxLen {
-		return "", fmt.Errorf("%w: %d bytes sealed, %d allowed", ErrCookieTooLarge, n, maxLen)
+	raw := s.frame(payload, flags)
+	if n := encoding.EncodedLen(len(raw)); n > min(maxLen, maxValueLen) {
+		return "", fmt.Errorf("cookiestore: %d bytes sealed, %d allowed: %w", n, min(maxLen, maxValueLen), ErrCookieTooLarge)
 	}
 	return encoding.EncodeToString(raw), nil
 }
 
-// payload builds the authenticated content of a cookie and says whether it
-// is compressed.
-func (s *Store) payload(rec session.Record) ([]byte, byte, error) {
-	if len(rec.UserID) > math.MaxUint16 {
-		return nil, 0, fmt.Errorf("%w: user ID of %d bytes", ErrCookieTooLarge, len(rec.UserID))
+// frame seals payload with the first key: header, then the signed payload
+// or the nonce and ciphertext.
+func (s *Store) frame(payload []byte, flags byte) []byte {
+	header := []byte{s.mode(), flags}
+	kp := s.keys[0]
+	if header[0] == modeSigned {
+		raw := append(header, payload...)
+		return appendMAC(raw, kp.mac, raw)
 	}
-	p := make([]byte, 0, 16+binary.MaxVarintLen16+len(rec.UserID)+len(rec.Data))
+	raw := make([]byte, 2+nonceLen, 2+nonceLen+len(payload)+kp.aead.Overhead())
+	copy(raw, header)
+	nonce := raw[2 : 2+nonceLen]
+	_, _ = rand.Read(nonce) // never fails
+	return kp.aead.Seal(raw, nonce, payload, header)
+}
+
+// payload builds the authenticated content of a cookie and says whether it
+// is compressed. It refuses a payload over maxPayload before compressing,
+// since Open would refuse it after decompressing.
+func (s *Store) payload(rec session.Record) ([]byte, byte, error) {
+	uidLen := uint64(len(rec.UserID))
+	size := 16 + uvarintLen(uidLen) + len(rec.UserID) + len(rec.Data)
+	if size > maxPayload {
+		return nil, 0, fmt.Errorf("cookiestore: payload of %d bytes, at most %d open: %w", size, maxPayload, ErrCookieTooLarge)
+	}
+	p := make([]byte, 0, size)
 	p = binary.BigEndian.AppendUint64(p, uint64(rec.Expires.UnixMilli()))
 	p = binary.BigEndian.AppendUint64(p, uint64(s.opts.Now().Unix()))
-	p = binary.AppendUvarint(p, uint64(len(rec.UserID)))
+	p = binary.AppendUvarint(p, uidLen)
 	p = append(p, rec.UserID...)
 	p = append(p, rec.Data...)
-	if s.opts.NoCompression || len(p) < compressMin {
+	if !s.opts.Compress || len(p) < compressMin {
 		return p, 0, nil
 	}
 	if c := compress(p); len(c) < len(p) {
 		return c, flagCompressed, nil
 	}
 	return p, 0, nil
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of x.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }
 
 var flateWriters = sync.Pool{New: func() any {
@@ -317,7 +384,7 @@ func (s *Store) Open(value string) (session.Record, error) {
 var errAuth = errors.New("cookie not authentic")
 
 func (s *Store) open(value string) (session.Record, error) {
-	if len(value) == 0 || len(value) > 2*maxPayload {
+	if len(value) == 0 || len(value) > maxValueLen {
 		return session.Record{}, errors.New("cookie of unusable length")
 	}
 	raw, err := encoding.Strict().DecodeString(value)

@@ -239,9 +239,9 @@ func TestSize_TooLargeFailsTheSaveLoudly(t *testing.T) {
 	}
 }
 
-func TestSize_CompressionMakesRoomWhenItHelps(t *testing.T) {
+func TestSize_CompressMakesRoomWhenItHelps(t *testing.T) {
 	text := strings.Repeat("the same words again and again; ", 150) // ~4.8 KB
-	env := newEnv(t, nil)
+	env := newEnv(t, &cookiestore.Options{Compress: true})
 	c := cookie(env.do(t, "", set(map[string]any{"text": text})))
 	if c == nil || len(c.Value) > 4000 {
 		t.Fatalf("compressible session not compressed: %v", c)
@@ -249,11 +249,172 @@ func TestSize_CompressionMakesRoomWhenItHelps(t *testing.T) {
 	if got := read(t, env, c.Value); got["text"] != text {
 		t.Error("compressed session did not round-trip")
 	}
-	plain := newEnv(t, &cookiestore.Options{NoCompression: true})
+	plain := newEnv(t, nil)
 	s, _ := plain.engine.Load(context.Background(), "")
 	s.Set("text", text)
 	if err := plain.engine.Save(context.Background(), s); !errors.Is(err, session.ErrCookieTooLarge) {
-		t.Errorf("without compression: %v, want ErrCookieTooLarge", err)
+		t.Errorf("default options (no compression): %v, want ErrCookieTooLarge", err)
+	}
+}
+
+// TestCompress_SealedCompressedOpensWhateverTheOption checks that turning
+// Compress off logs nobody out: a store that does not compress still opens
+// the compressed cookies sealed with the same key.
+func TestCompress_SealedCompressedOpensWhateverTheOption(t *testing.T) {
+	text := strings.Repeat("the same words again and again; ", 60) // ~1.9 KB
+	for _, signOnly := range []bool{false, true} {
+		compressing := newEnv(t, &cookiestore.Options{SignOnly: signOnly, Compress: true})
+		v := cookie(compressing.do(t, "", set(map[string]any{"text": text}))).Value
+		if raw, _ := base64.RawURLEncoding.DecodeString(v); len(raw) < 2 || raw[1] != 1 || len(v) > len(text)/2 {
+			t.Fatalf("signOnly=%v: a %d-byte cookie with flags %v; want it compressed", signOnly, len(v), raw[:min(2, len(raw))])
+		}
+		plain := newEnv(t, &cookiestore.Options{SignOnly: signOnly})
+		if got := read(t, plain, v); got["text"] != text {
+			t.Errorf("signOnly=%v: a compressed cookie does not open without Compress: %v", signOnly, got)
+		}
+	}
+}
+
+// modes are the four ways to configure sealing.
+var modes = []struct {
+	name string
+	opts cookiestore.Options
+}{
+	{"encrypted", cookiestore.Options{}},
+	{"encrypted+compress", cookiestore.Options{Compress: true}},
+	{"signed", cookiestore.Options{SignOnly: true}},
+	{"signed+compress", cookiestore.Options{SignOnly: true, Compress: true}},
+}
+
+// newStore returns a store for mode m that logs nothing.
+func newStore(tb testing.TB, m cookiestore.Options) *cookiestore.Store {
+	tb.Helper()
+	m.Logger = slog.New(slog.DiscardHandler)
+	st, err := cookiestore.NewWithOptions(&m, key1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// TestEngine_SaveNeverIssuesACookieThatCannotOpen saves sessions through the
+// engine and loads the cookie value back: each save either fails with
+// ErrCookieTooLarge or gives a cookie that opens to the same session. A
+// 10,000-byte cart of one repeated item compresses to a 212-byte cookie,
+// but it is over what Open decompresses: its save must fail.
+func TestEngine_SaveNeverIssuesACookieThatCannotOpen(t *testing.T) {
+	ctx := context.Background()
+	cart := strings.Repeat("item-0042;", 1000)
+	sessions := map[string]string{
+		"cart":  cart,
+		"text":  strings.Repeat("the same words again and again; ", 150), // fits compressed
+		"small": "x",
+	}
+	for _, m := range modes {
+		env := newEnv(t, &m.opts)
+		for key, value := range sessions {
+			s, _ := env.engine.Load(ctx, "")
+			s.Set(key, value)
+			if err := env.engine.Save(ctx, s); err != nil {
+				if !errors.Is(err, session.ErrCookieTooLarge) {
+					t.Errorf("%s, %s: Save = %v, want nil or ErrCookieTooLarge", m.name, key, err)
+				}
+				continue
+			}
+			back, err := env.engine.Load(ctx, s.ID())
+			if got, _ := back.GetString(key); err != nil || got != value {
+				t.Errorf("%s, %s: saved as a %d-byte cookie that loads as %d bytes (%v): the session is lost",
+					m.name, key, len(s.ID()), len(got), err)
+			}
+		}
+		s, _ := env.engine.Load(ctx, "")
+		s.Set("cart", cart)
+		if err := env.engine.Save(ctx, s); !errors.Is(err, session.ErrCookieTooLarge) {
+			t.Errorf("%s: saving the 10,000-byte cart = %v, want ErrCookieTooLarge", m.name, err)
+		}
+	}
+}
+
+// TestSeal_EverySealedCookieOpens seals records of many sizes, compressible
+// or not, with short and long maxLen, in every mode: every value Seal
+// returns must be at most maxLen long and open to the same record.
+func TestSeal_EverySealedCookieOpens(t *testing.T) {
+	random := make([]byte, 20000)
+	_, _ = rand.Read(random)
+	repetitive := bytes.Repeat([]byte("item-0042;"), 2000)
+	expires := time.Now().Add(time.Hour)
+	for _, m := range modes {
+		st := newStore(t, m.opts)
+		// The payload is 24 bytes of header and user ID, then the data:
+		// 8168 bytes of data make it exactly 8 KiB.
+		for _, size := range []int{0, 100, 1000, 1007, 3000, 4000, 8000, 8167, 8168, 8169, 8200, 10000, 20000} {
+			for kind, data := range map[string][]byte{"random": random[:size], "repetitive": repetitive[:size]} {
+				rec := session.Record{Data: data, Expires: expires, UserID: "user-17"}
+				for _, maxLen := range []int{4087, 8000, 1 << 20} {
+					v, err := st.Seal(rec, maxLen)
+					if err != nil {
+						if !errors.Is(err, session.ErrCookieTooLarge) {
+							t.Errorf("%s: Seal(%s %d, %d) = %v, want nil or ErrCookieTooLarge", m.name, kind, size, maxLen, err)
+						}
+						if size <= 1000 {
+							t.Errorf("%s: Seal(%s %d, %d) = %v: a small session does not seal", m.name, kind, size, maxLen, err)
+						}
+						continue
+					}
+					if len(v) > maxLen {
+						t.Errorf("%s: Seal(%s %d, %d) gave %d bytes", m.name, kind, size, maxLen, len(v))
+					}
+					back, err := st.Open(v)
+					if err != nil || !bytes.Equal(back.Data, data) || back.UserID != rec.UserID {
+						t.Errorf("%s: Seal(%s %d, %d) gave a %d-byte cookie that does not open: %v",
+							m.name, kind, size, maxLen, len(v), err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLimit_RequestOutlivingALogoutReissuesACookie shows what the cookie
+// store does where server-side stores answer 400 (see
+// TestHTTP_RequestOutlivingALogoutGets400 in the session package): with no
+// record on the server, a request that loaded the session before a logout
+// in another request and commits after it issues a new cookie that opens,
+// and the logged-out value itself stays valid until it expires.
+func TestLimit_RequestOutlivingALogoutReissuesACookie(t *testing.T) {
+	env := newEnv(t, nil)
+	v := cookie(env.do(t, "", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.SetUserID("8412")
+		s.Set("user", "sonam")
+	})).Value
+	var logout *http.Response
+	slow := env.do(t, v, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Get("user")
+		logout = env.do(t, v, func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Flush(r.Context()); err != nil {
+				t.Error(err)
+			}
+		})
+		s.Set("late", true)
+	})
+	if d := cookie(logout); d == nil || d.MaxAge != -1 {
+		t.Fatalf("logout: cookie %v, want it deleted", d)
+	}
+	c := cookie(slow)
+	if slow.StatusCode != http.StatusOK || c == nil || c.MaxAge <= 0 {
+		t.Fatalf("request outliving the logout: status %d, cookie %v; want 200 and a live cookie", slow.StatusCode, c)
+	}
+	rec, err := env.store.Open(c.Value)
+	if err != nil || rec.UserID != "8412" {
+		t.Fatalf("the re-issued cookie: Open = %q, %v; want user 8412's session", rec.UserID, err)
+	}
+	if got := read(t, env, c.Value); got["user"] != "sonam" || got["late"] != true {
+		t.Errorf("the re-issued cookie holds %v, want the session as the slow request left it", got)
+	}
+	if got := read(t, env, v); got["user"] != "sonam" {
+		t.Errorf("the logged-out value no longer opens (%v): this test describes a limit that is gone", got)
 	}
 }
 
@@ -283,6 +444,11 @@ func FuzzOpen(f *testing.F) {
 	sv, _ := signed.Seal(session.Record{Data: bytes.Repeat([]byte("x"), 300), Expires: time.Now().Add(time.Hour)}, 4000)
 	f.Add(v)
 	f.Add(sv)
+	for _, signOnly := range []bool{false, true} {
+		compressing, _ := cookiestore.NewWithOptions(&cookiestore.Options{SignOnly: signOnly, Compress: true}, key1)
+		cv, _ := compressing.Seal(session.Record{Data: bytes.Repeat([]byte("item-0042;"), 300), Expires: time.Now().Add(time.Hour)}, 4000)
+		f.Add(cv)
+	}
 	f.Add("AQA")
 	f.Fuzz(func(t *testing.T, value string) {
 		for _, s := range []*cookiestore.Store{st, signed} {
@@ -302,6 +468,50 @@ func FuzzOpen(f *testing.F) {
 			if back, err := s.Open(again); err != nil || !bytes.Equal(back.Data, rec.Data) || back.UserID != rec.UserID {
 				t.Fatalf("re-sealed record differs: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzSeal checks that every cookie Seal returns opens to the record sealed,
+// in every mode and for any maxLen. The data is pattern repeated count
+// times (up to 64 KiB) and the user ID uidLen bytes, so that small inputs
+// reach sessions of any size and compressibility (and the fuzzer's
+// minimizer, quadratic in the length of []byte and string inputs, stays
+// fast).
+func FuzzSeal(f *testing.F) {
+	var stores []*cookiestore.Store
+	for _, m := range modes {
+		stores = append(stores, newStore(f, m.opts))
+	}
+	for i := range modes {
+		mode := uint8(i)
+		f.Add(mode, []byte("\x81\xa1a\x01"), uint16(1), uint16(0), 4087)
+		f.Add(mode, []byte("item-0042;"), uint16(1000), uint16(4), 4087) // the 10,000-byte cart
+		f.Add(mode, []byte("x"), uint16(8168), uint16(7), 1<<20)         // exactly 8 KiB of payload
+		f.Add(mode, []byte("x"), uint16(8169), uint16(7), 1<<20)
+		f.Add(mode, []byte{0}, uint16(9000), uint16(300), 16000)
+	}
+	expires := time.Now().Add(time.Hour)
+	f.Fuzz(func(t *testing.T, mode uint8, pattern []byte, count, uidLen uint16, maxLen int) {
+		m, st := modes[int(mode)%len(modes)], stores[int(mode)%len(modes)]
+		if len(pattern) > 0 && len(pattern)*int(count) > 64<<10 {
+			count = uint16(64 << 10 / len(pattern))
+		}
+		data := bytes.Repeat(pattern, int(count))
+		rec := session.Record{Data: data, Expires: expires, UserID: strings.Repeat("u", int(uidLen))}
+		v, err := st.Seal(rec, maxLen)
+		if err != nil {
+			if !errors.Is(err, session.ErrCookieTooLarge) {
+				t.Fatalf("%s: Seal = %v, want nil or ErrCookieTooLarge", m.name, err)
+			}
+			return
+		}
+		if len(v) > maxLen {
+			t.Fatalf("%s: a %d-byte value for maxLen %d", m.name, len(v), maxLen)
+		}
+		back, err := st.Open(v)
+		if err != nil || !bytes.Equal(back.Data, data) || back.UserID != rec.UserID {
+			t.Fatalf("%s: a sealed %d-byte value does not open to the record: %v", m.name, len(v), err)
 		}
 	})
 }
