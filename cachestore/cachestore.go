@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -191,10 +190,10 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 // since the Load read the stripe's write count seen, or is under way. The
 // caller keeps rec.Data: the cache keeps a copy.
 func (s *Store) fill(key string, st *stripe, seen uint64, rec session.Record, synced time.Time) {
-	if !st.mu.TryLock() {
+	if !st.tryLock() {
 		return // a write is under way; it will set the entry itself
 	}
-	defer st.mu.Unlock()
+	defer st.release()
 	if st.writes.Load() != seen {
 		return
 	}
@@ -211,7 +210,10 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	st := s.stripes.lock(key)
+	st, err := s.stripes.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer s.stripes.unlock(st)
 	synced := s.now()
 	if err := s.backing.Save(ctx, key, rec); err != nil {
@@ -228,7 +230,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	st := s.stripes.lock(key)
+	st, err := s.stripes.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer s.stripes.unlock(st)
 	s.cache.Invalidate(key)
 	return s.backing.Delete(ctx, key)
@@ -284,17 +289,23 @@ type stripes struct {
 	s    [stripeCount]stripe
 }
 
-// stripe serializes the writes of the keys that hash to it. writes counts
-// the writes done under mu; a Load that misses compares it before and
-// after reading the backing store.
+// stripe serializes the writes of the keys that hash to it. A goroutine
+// holds it from sending a value into sem until it receives that value
+// back: a 1-buffered channel rather than a sync.Mutex, so that a wait for
+// it can end with the context. writes counts the writes done under it; a
+// Load that misses compares it before and after reading the backing store.
 type stripe struct {
-	mu     sync.Mutex
+	sem    chan struct{}
 	writes atomic.Uint64
 	_      [48]byte // one cache line each, so unrelated stripes do not share one
 }
 
 func newStripes() *stripes {
-	return &stripes{seed: maphash.MakeSeed()}
+	ss := &stripes{seed: maphash.MakeSeed()}
+	for i := range ss.s {
+		ss.s[i].sem = make(chan struct{}, 1)
+	}
+	return ss
 }
 
 // of returns the stripe of key.
@@ -302,11 +313,14 @@ func (ss *stripes) of(key string) *stripe {
 	return &ss.s[maphash.String(ss.seed, key)%stripeCount]
 }
 
-// lock locks the stripe of key and returns it.
-func (ss *stripes) lock(key string) *stripe {
+// lock locks the stripe of key and returns it. It gives up when ctx is
+// done first, with an error wrapping ctx.Err().
+func (ss *stripes) lock(ctx context.Context, key string) (*stripe, error) {
 	st := ss.of(key)
-	st.mu.Lock()
-	return st
+	if err := st.lock(ctx); err != nil {
+		return nil, fmt.Errorf("cachestore: waiting for the key's write lock: %w", err)
+	}
+	return st, nil
 }
 
 // unlock counts a write on st and unlocks it. The count goes up after the
@@ -314,14 +328,21 @@ func (ss *stripes) lock(key string) *stripe {
 // reads the backing store afterwards and sees the write.
 func (ss *stripes) unlock(st *stripe) {
 	st.writes.Add(1)
-	st.mu.Unlock()
+	st.release()
 }
 
-// lockAll locks every stripe, in order.
-func (ss *stripes) lockAll() {
+// lockAll locks every stripe, in order. If ctx is done first, it releases
+// those it took and returns an error wrapping ctx.Err().
+func (ss *stripes) lockAll(ctx context.Context) error {
 	for i := range ss.s {
-		ss.s[i].mu.Lock()
+		if err := ss.s[i].lock(ctx); err != nil {
+			for j := range i {
+				ss.s[j].release()
+			}
+			return fmt.Errorf("cachestore: waiting for every write lock (%d of %d taken): %w", i, stripeCount, err)
+		}
 	}
+	return nil
 }
 
 // unlockAll counts a write on every stripe and unlocks them all.
@@ -330,3 +351,31 @@ func (ss *stripes) unlockAll() {
 		ss.unlock(&ss.s[i])
 	}
 }
+
+// lock takes st, or returns ctx.Err() if ctx is done first.
+func (st *stripe) lock(ctx context.Context) error {
+	select {
+	case st.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case st.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tryLock takes st if it is free and reports whether it did.
+func (st *stripe) tryLock() bool {
+	select {
+	case st.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// release unlocks st without counting a write.
+func (st *stripe) release() { <-st.sem }

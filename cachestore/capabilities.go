@@ -26,13 +26,13 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	st := s.stripes.lock(key)
+	st, err := s.stripes.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer s.stripes.unlock(st)
 	synced := s.now()
-	var (
-		next session.Record
-		err  error
-	)
+	var next session.Record
 	if s.updater != nil {
 		next, err = s.forwardUpdate(ctx, key, fn)
 	} else {
@@ -169,7 +169,9 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	if s.users == nil {
 		return 0, errNoUserIndex("delete user")
 	}
-	s.stripes.lockAll()
+	if err := s.stripes.lockAll(ctx); err != nil {
+		return 0, err
+	}
 	defer s.stripes.unlockAll()
 	// While every stripe is held, the cache matches the backing store as far
 	// as writes made here go, so the user's cached records are exactly those

@@ -66,8 +66,9 @@
 // in the meantime (each stripe has a write counter), so it can never put an
 // older record back over a newer one. DeleteUser takes every stripe for the
 // duration of the backing store's DeleteUser, which stops writes through
-// this Store for that time. Waiting for a stripe does not observe the
-// context.
+// this Store for that time. A write waiting for its stripe, or DeleteUser
+// for all of them, gives up when its context ends, with an error wrapping
+// the context's; DeleteUser then releases the stripes it had taken.
 //
 // # Coherence
 //

@@ -112,10 +112,13 @@
 // other process using the directory. Update's
 // read-modify-write is therefore atomic across processes. DeleteExpired
 // takes the same lock before removing anything and checks the header again
-// under it, so a session rewritten meanwhile is kept. Waiting for a lock
-// does not observe the context: a lock is held only for one file write
-// with its markers, or for one batch of at most 128 files handled by the
-// sweeper or DeleteUser.
+// under it, so a session rewritten meanwhile is kept. A wait for either
+// lock gives up when the call's context ends, with an error that wraps the
+// context's and names the lock; a wait under a context that cannot end
+// (context.Background(), as sessionctl's sweeps use) lasts as long as the
+// lock is held. A lock is held only for one file write with its markers,
+// or for one batch of at most 128 files handled by the sweeper or
+// DeleteUser.
 //
 // The lock files must stay where they are while any process uses the
 // directory; removing the .locks directory breaks cross-process exclusion.

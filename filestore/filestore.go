@@ -170,9 +170,10 @@ func New(dir string, opts *Options) (*Store, error) {
 	for i := range s.shards {
 		name := shardName(i)
 		s.shards[i] = shard{
-			name: name,
-			dir:  filepath.Join(dir, name),
-			lock: flock.New(filepath.Join(lockDir, name+lockSuffix), flock.SetPermissions(filePerm)),
+			stripe: make(chan struct{}, 1),
+			name:   name,
+			dir:    filepath.Join(dir, name),
+			lock:   flock.New(filepath.Join(lockDir, name+lockSuffix), flock.SetPermissions(filePerm)),
 		}
 	}
 	return s, nil
@@ -603,12 +604,8 @@ func (s *Store) Close() error {
 	if s.closed.Close() {
 		return nil
 	}
-	for i := range s.shards {
-		// Taking each stripe waits for the write holding it; writers check
-		// closed once they have the stripe, so none starts afterwards.
-		s.shards[i].mu.Lock()
-		//lint:ignore SA2001 the lock is a barrier: waiting for it is the point
-		s.shards[i].mu.Unlock()
-	}
+	// Taking each stripe waits for the write holding it; writers check
+	// closed once they have the stripe, so none starts afterwards.
+	s.waitStripes()
 	return nil
 }

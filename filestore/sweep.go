@@ -47,7 +47,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	var firstErr error
 	for i := range s.shards {
 		if err := s.closed.Check(ctx); err != nil {
-			return n, err
+			return n, stopped(firstErr, err)
 		}
 		m, err := s.sweepShard(ctx, &s.shards[i])
 		n += m
@@ -56,12 +56,23 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		}
 	}
 	if err := s.closed.Check(ctx); err != nil {
-		return n, err
+		return n, stopped(firstErr, err)
 	}
 	if err := s.sweepIndex(ctx); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	return n, firstErr
+}
+
+// stopped returns the error a sweep stopped by err (the context's or
+// session.ErrClosed) reports: first, the sweep's first error, if that
+// already wraps err, as a wait for a lock that the context ended does, and
+// says which lock it was; otherwise err.
+func stopped(first, err error) error {
+	if first != nil && errors.Is(first, err) {
+		return first
+	}
+	return err
 }
 
 func (s *Store) sweepShard(ctx context.Context, sh *shard) (int, error) {

@@ -5,9 +5,14 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use. Records are spread over 64 shards, each
-// with its own lock, so requests for different sessions rarely contend. The
-// per-user index (session.UserIndexer) is updated under the record's shard
-// lock, so it always matches the records.
+// with its own locks, so requests for different sessions rarely contend.
+// Writes of a shard (Save, Delete, Update, DeleteExpired, DeleteUser) take
+// its write lock in turn; a write waiting for it gives up when its context
+// ends, with an error wrapping the context's. Update holds the write lock
+// while its function runs, but reads never wait for that function: the
+// shard's map has a lock of its own, held only for a lookup or a change.
+// The per-user index (session.UserIndexer) is updated with the record,
+// under both, so it always matches the records.
 //
 // # Durability
 //
@@ -18,6 +23,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -36,12 +42,19 @@ type Store struct {
 	shards [shardCount]shard
 
 	// usersMu guards users, the keys of each owner's records. It is taken
-	// inside a shard lock, never the other way round.
+	// inside a shard's mu, never the other way round.
 	usersMu sync.Mutex
 	users   map[string]map[string]struct{}
 }
 
 type shard struct {
+	// write serializes the shard's writers: a writer holds it from sending
+	// a value into it until it receives that value back. A 1-buffered
+	// channel rather than a sync.Mutex, so that a wait for it can end with
+	// the context.
+	write chan struct{}
+	// mu guards m, for no longer than a lookup, a change or a copy; it is
+	// never held while code from outside the package runs.
 	mu sync.RWMutex
 	m  map[string]session.Record
 }
@@ -63,10 +76,25 @@ func New() *Store { return NewWithClock(time.Now) }
 func NewWithClock(now func() time.Time) *Store {
 	s := &Store{seed: maphash.MakeSeed(), now: now, users: map[string]map[string]struct{}{}}
 	for i := range s.shards {
+		s.shards[i].write = make(chan struct{}, 1)
 		s.shards[i].m = make(map[string]session.Record)
 	}
 	return s
 }
+
+// lockWrites takes sh's write lock, or fails with an error wrapping
+// ctx.Err() if ctx is done first.
+func (sh *shard) lockWrites(ctx context.Context) error {
+	select {
+	case sh.write <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("memstore: waiting for a shard's write lock: %w", ctx.Err())
+	}
+}
+
+// unlockWrites releases sh's write lock.
+func (sh *shard) unlockWrites() { <-sh.write }
 
 func (s *Store) shard(key string) *shard {
 	return &s.shards[maphash.String(s.seed, key)%shardCount]
@@ -97,14 +125,18 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	}
 	rec.Data = clone(rec.Data)
 	sh := s.shard(key)
+	if err := sh.lockWrites(ctx); err != nil {
+		return err
+	}
 	sh.mu.Lock()
 	s.putLocked(sh, key, rec)
 	sh.mu.Unlock()
+	sh.unlockWrites()
 	return nil
 }
 
 // putLocked stores rec and moves the key between owners' index entries.
-// The shard lock must be held.
+// The shard's write lock and mu must be held.
 func (s *Store) putLocked(sh *shard, key string, rec session.Record) {
 	old, had := sh.m[key]
 	sh.m[key] = rec
@@ -118,8 +150,8 @@ func (s *Store) putLocked(sh *shard, key string, rec session.Record) {
 	}
 }
 
-// removeLocked deletes key's record and index entry. The shard lock must be
-// held.
+// removeLocked deletes key's record and index entry. The shard's write lock
+// and mu must be held.
 func (s *Store) removeLocked(sh *shard, key string) {
 	old, had := sh.m[key]
 	if !had {
@@ -160,22 +192,30 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	sh := s.shard(key)
+	if err := sh.lockWrites(ctx); err != nil {
+		return err
+	}
 	sh.mu.Lock()
 	s.removeLocked(sh, key)
 	sh.mu.Unlock()
+	sh.unlockWrites()
 	return nil
 }
 
 // Update implements session.Updater: fn runs once, under the key's shard
-// lock.
+// write lock, which excludes every other write of the shard but no read.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
 	sh := s.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	if err := sh.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer sh.unlockWrites()
+	sh.mu.RLock()
 	cur, found := sh.m[key]
+	sh.mu.RUnlock()
 	if found && cur.Expired(s.now()) {
 		cur, found = session.Record{}, false
 	}
@@ -183,6 +223,8 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if err != nil {
 		return err
 	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if next.Expired(s.now()) {
 		s.removeLocked(sh, key)
 		return nil
@@ -199,8 +241,11 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		if err := s.closed.Check(ctx); err != nil {
 			return n, err
 		}
-		now := s.now()
 		sh := &s.shards[i]
+		if err := sh.lockWrites(ctx); err != nil {
+			return n, err
+		}
+		now := s.now()
 		sh.mu.Lock()
 		for k, rec := range sh.m {
 			if rec.Expired(now) {
@@ -209,6 +254,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 			}
 		}
 		sh.mu.Unlock()
+		sh.unlockWrites()
 	}
 	return n, nil
 }
@@ -269,17 +315,20 @@ func (s *Store) Len() int {
 	return n
 }
 
-// Close drops every record; later calls return session.ErrClosed. Close is
-// idempotent.
+// Close drops every record, once the writes in progress (an Update's
+// function included) are done; later calls return session.ErrClosed.
+// Close is idempotent.
 func (s *Store) Close() error {
 	if s.closed.Close() {
 		return nil
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
+		sh.write <- struct{}{}
 		sh.mu.Lock()
 		clear(sh.m)
 		sh.mu.Unlock()
+		sh.unlockWrites()
 	}
 	s.usersMu.Lock()
 	clear(s.users)
@@ -327,6 +376,9 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	n := 0
 	for _, k := range s.userKeys(uid) {
 		sh := s.shard(k)
+		if err := sh.lockWrites(ctx); err != nil {
+			return n, err
+		}
 		sh.mu.Lock()
 		if rec, ok := sh.m[k]; ok && rec.UserID == uid {
 			s.removeLocked(sh, k)
@@ -335,6 +387,7 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 			}
 		}
 		sh.mu.Unlock()
+		sh.unlockWrites()
 	}
 	return n, nil
 }
