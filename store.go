@@ -118,7 +118,9 @@ type Sweeper interface {
 //
 // A store may call the function more than once for one Update (an optimistic
 // transaction retried, a batch replayed), so it must have no side effects
-// beyond its return values.
+// beyond its return values. It never calls the function after Update has
+// returned, whatever the context: the function may use memory its caller
+// reuses afterwards.
 type UpdateFunc func(cur Record, found bool) (Record, error)
 
 // Updater is an optional interface for stores that can read, modify and write

@@ -40,9 +40,9 @@ type committer struct {
 
 // call is one caller's function on its way through the committer. A call
 // comes from callPool and goes back to it only from its caller, once the
-// committer has answered on done; a caller that leaves early (see run)
-// leaves its call to the garbage collector, since the committer may still
-// hold it.
+// committer has answered on done; a caller that leaves before its fn
+// started (see run) leaves its call to the garbage collector, since the
+// committer may still hold it.
 type call struct {
 	ctx  context.Context
 	fn   func(*bbolt.Tx) error
@@ -72,14 +72,13 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan error, 1
 // whose ctx has ended when the committer comes to run fn is skipped, and
 // returns an error wrapping ctx.Err().
 //
-// run does not wait beyond ctx: when ctx ends first, it returns an error
-// wrapping ctx.Err(). If fn had not started by then, it never will, and the
-// write is not applied. If it had, the transaction carrying the write is
-// under way and cannot be called back: fn may still be running when run
-// returns, and the write may or may not be committed, as with a timeout
-// against a database server; the error says which of the two happened.
-// Either way fn must share nothing with the caller that the caller uses
-// after an error.
+// A caller waits for its turn no longer than ctx allows: when ctx ends
+// before fn has started, run returns an error wrapping ctx.Err(), and fn
+// never runs. Once fn has started, its transaction is under way and run
+// returns its outcome when it ends, whatever ctx says: fn is never running,
+// nor called again, after run has returned, so it may use memory its
+// caller reuses afterwards (the engine encodes into pooled buffers). A
+// transaction takes one commit's time, unless fn itself blocks.
 //
 // A panic during the commit of a group, raised by one of its functions or
 // by bbolt (memory faults, which a damaged file can cause, are made panics
@@ -120,7 +119,11 @@ func (c *committer) run(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if cl.state.CompareAndSwap(callQueued, callAbandoned) {
 		return notApplied(ctx.Err())
 	}
-	return fmt.Errorf("%w during the commit of the write, which may or may not be applied", ctx.Err())
+	// fn has started: wait for the transaction, so fn is done with
+	// everything it shares with the caller.
+	err := <-cl.done
+	cl.recycle()
+	return err
 }
 
 // notApplied is the error of a call skipped because its context ended

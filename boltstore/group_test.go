@@ -146,41 +146,62 @@ func TestStore_SaveLeavesQueueBehindBlockedUpdate(t *testing.T) {
 	}
 }
 
-// TestCommitter_CallerLeavesItsOwnCommit: a caller whose own function is
-// under way when its context ends returns then, saying the write may or may
-// not be applied; its pooled call is not handed to the next caller while
-// the committer still holds it, so that caller gets its own result.
-func TestCommitter_CallerLeavesItsOwnCommit(t *testing.T) {
+// TestCommitter_CallerWaitsForItsStartedFunction: a caller whose own
+// function is under way when its context ends does not return while the
+// function runs (it may write into the caller's buffers), then returns the
+// transaction's real outcome; its pooled call is not handed to the next
+// caller early, so that caller gets its own result.
+func TestCommitter_CallerWaitsForItsStartedFunction(t *testing.T) {
 	c := newGroupCommitter(t)
 	errMine := errors.New("the next caller's own error")
 	for i := range 5 {
 		g := newGate()
 		t.Cleanup(g.release)
-		type results struct{ left, next error }
+		started := make(chan struct{})
+		type results struct{ mine, next error }
+		returned := make(chan results, 1)
+		var fnDone atomic.Bool
 		// Both calls from one goroutine, so that the pool, which is per P,
 		// would hand the second the first's call if the first gave it back.
-		r := within(t, "run", g, func() results {
+		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), groupDeadline/3)
 			defer cancel()
 			var r results
-			r.left = c.run(ctx, func(tx *bbolt.Tx) error {
+			r.mine = c.run(ctx, func(tx *bbolt.Tx) error {
+				close(started)
 				g.wait()
+				fnDone.Store(true)
 				return groupPut("mine")(tx)
 			})
-			g.release()
+			if !fnDone.Load() {
+				r.mine = errors.New("run returned while its function was still running")
+			}
 			r.next = c.run(context.Background(), func(*bbolt.Tx) error { return errMine })
-			return r
-		})
-		if !errors.Is(r.left, context.DeadlineExceeded) || !strings.Contains(r.left.Error(), "may or may not be applied") {
-			t.Fatalf("round %d: run whose function blocks past its deadline = %v; want context.DeadlineExceeded, outcome unknown", i, r.left)
+			returned <- r
+		}()
+		<-started
+		time.Sleep(groupDeadline / 2) // past the caller's deadline
+		select {
+		case r := <-returned:
+			t.Fatalf("round %d: run returned %+v while its function was blocked", i, r)
+		default:
+		}
+		g.release()
+		var r results
+		select {
+		case r = <-returned:
+		case <-time.After(10 * groupDeadline):
+			t.Fatalf("round %d: run did not return once its function did", i)
+		}
+		if r.mine != nil {
+			t.Fatalf("round %d: run whose function outlived its deadline = %v; want the commit's outcome, nil", i, r.mine)
 		}
 		if !errors.Is(r.next, errMine) {
 			t.Fatalf("round %d: the next caller's run = %v; want its own error %v", i, r.next, errMine)
 		}
 	}
-	// The function had started: this time its transaction committed.
 	if !groupHas(t, c.db, "mine") {
-		t.Error("the write whose caller left during its commit is missing")
+		t.Error("the write whose function outlived its deadline is missing")
 	}
 }
 
