@@ -7,9 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
-	"strings"
-	"time"
 )
 
 // errResponseReplaced is returned to a handler that writes after the
@@ -50,7 +47,7 @@ func (e *Engine) Middleware(next http.Handler) http.Handler {
 		c, err := r.Cookie(e.opts.CookieName)
 		hadCookie := err == nil
 		if hadCookie {
-			if e.acceptsID(c.Value) {
+			if e.backend.accepts(c.Value) {
 				clientID = c.Value
 			} else {
 				e.log.DebugContext(r.Context(), "session: malformed session cookie ignored", "bytes", len(c.Value))
@@ -149,7 +146,9 @@ func (w *commitWriter) commit(status int) bool {
 		return !w.failed
 	}
 	w.committed, w.status = true, status
+	w.session.mu.Lock()
 	id, version, err := w.engine.commit(w.ctx, w.session, w.Header(), status, w.hadCookie)
+	w.session.mu.Unlock()
 	w.version = version
 	if err != nil {
 		w.failed = true
@@ -175,17 +174,10 @@ func (w *commitWriter) commitLate() {
 		return
 	}
 	s.mu.Lock()
-	if s.version == w.version {
-		s.mu.Unlock()
-		return
-	}
-	reachable := s.id != "" && s.id == w.clientID && s.stored && !s.reissue
-	var err error
-	if reachable {
-		err = e.saveLocked(w.ctx, s)
-	}
+	changed, reachable, err := e.commitLate(w.ctx, s, w.version, w.clientID)
 	s.mu.Unlock()
 	switch {
+	case !changed:
 	case !reachable:
 		e.log.WarnContext(w.ctx, "session: changed after the response started and the visitor's cookie cannot follow; not saved",
 			"path", w.req.URL.Path)
@@ -195,103 +187,17 @@ func (w *commitWriter) commitLate() {
 	}
 }
 
-// commit applies Django's process_response to s: save it if needed and set
-// or delete its cookie in h. It returns the ID of a cookie it set, if any,
-// and the session's version as committed.
-func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.loadErr != nil {
-		// The store failed: neither overwrite the record nor drop the cookie.
-		return "", s.version, s.loadErr
-	}
-	if s.accessed {
-		addVaryCookie(h)
-	}
-	now := e.now()
-	refresh := e.opts.SaveEveryRequest || e.needsIdleRefresh(s, now)
-	write := (s.modified || refresh || s.reissue) && status < 500
-	if write && !s.isEmptyLocked() {
-		s.loadLocked() // SaveEveryRequest on a session the handler never used
-		if s.loadErr != nil {
-			return "", s.version, s.loadErr
-		}
-	}
-	if s.isEmptyLocked() {
-		if hadCookie {
-			addVaryCookie(h)
-			h.Add("Set-Cookie", e.deletionCookie().String())
-		}
-		return "", s.version, nil
-	}
-	if !write {
-		return "", s.version, nil
-	}
-	browserClose := e.expireAtBrowserClose(s.expiry)
-	age := e.expiryAge(s.expiry, now)
-	if !browserClose && age <= 0 {
-		// Expired by the handler (SetMaxAge(0), a past SetExpiresAt): end it.
-		if s.stored {
-			if err := e.store.Delete(ctx, s.storeKey()); err != nil {
-				return "", s.version, err
-			}
-		}
-		s.setID("")
-		s.stored, s.reissue = false, false
-		if hadCookie {
-			h.Add("Set-Cookie", e.deletionCookie().String())
-		}
-		return "", s.version, nil
-	}
-	var err error
-	switch {
-	case s.modified:
-		err = e.saveLocked(ctx, s)
-	case refresh:
-		err = e.refreshLocked(ctx, s, now)
-	}
-	if err != nil {
-		return "", s.version, err
-	}
-	s.reissue = false
-	c := e.baseCookie(s.id)
-	if !browserClose {
-		c.MaxAge = int(age / time.Second)
-		c.Expires = now.Add(age).UTC()
-	}
-	h.Add("Set-Cookie", c.String())
-	return s.id, s.version, nil
+type contextKey struct{}
+
+// FromContext returns the session the middleware put in ctx, or nil when no
+// middleware ran.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(contextKey{}).(*Session)
+	return s
 }
 
-func (e *Engine) baseCookie(value string) *http.Cookie {
-	return &http.Cookie{
-		Name:     e.opts.CookieName,
-		Value:    value,
-		Path:     e.opts.CookiePath,
-		Domain:   e.opts.CookieDomain,
-		Secure:   e.opts.CookieSecure,
-		HttpOnly: e.opts.CookieHTTPOnly,
-		SameSite: e.opts.CookieSameSite,
-	}
-}
-
-// deletionCookie matches the session cookie's scope, with Max-Age=0 and an
-// Expires in 1970, as Django's delete_cookie.
-func (e *Engine) deletionCookie() *http.Cookie {
-	c := e.baseCookie("")
-	c.MaxAge = -1
-	c.Expires = time.Unix(0, 0).UTC()
-	return c
-}
-
-// addVaryCookie adds "Cookie" to the Vary header unless it is already there.
-func addVaryCookie(h http.Header) {
-	for _, v := range h[textproto.CanonicalMIMEHeaderKey("Vary")] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
-				return
-			}
-		}
-	}
-	h.Add("Vary", "Cookie")
+// NewContext returns a copy of ctx that carries s, for tests of handlers
+// that call FromContext.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, contextKey{}, s)
 }

@@ -19,23 +19,6 @@ import (
 // among them, so Keys and Len show only what the application stored.
 const recordVersion = 1
 
-// expiryKind is the per-session expiry choice, Django's set_expiry.
-type expiryKind uint8
-
-const (
-	expiryDefault      expiryKind = iota // the engine's policy (Django: None)
-	expiryMaxAge                         // a max age from the last save (int)
-	expiryAt                             // an absolute time (datetime)
-	expiryBrowserClose                   // expire at browser close (0)
-)
-
-// expiry is a session's expiry choice.
-type expiry struct {
-	kind   expiryKind
-	maxAge time.Duration // expiryMaxAge
-	at     time.Time     // expiryAt
-}
-
 // appendEnvelope appends the envelope header for exp to dst.
 func appendEnvelope(dst []byte, exp expiry) []byte {
 	dst = append(dst, recordVersion, byte(exp.kind))
@@ -103,29 +86,29 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 	return values, exp, nil
 }
 
-// mergeRecord appends to dst the stored record cur with the session's
+// mergeRecord appends to dst the stored record cur with a session's
 // changes applied: its changed keys, and its expiry choice if it changed.
 // Keys other requests saved meanwhile are kept; with a Merger codec their
 // values are copied without being decoded.
-func mergeRecord(dst, cur []byte, c Codec, s *Session) ([]byte, expiry, error) {
+func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, error) {
 	exp, payload, err := parseEnvelope(cur)
 	if err != nil {
 		return dst, exp, err
 	}
-	if s.expiryChanged {
-		exp = s.expiry
+	if ch.expiry != nil {
+		exp = *ch.expiry
 	}
 	dst = appendEnvelope(dst, exp)
 	if m, ok := c.(Merger); ok {
-		dst, err = m.Merge(dst, payload, s.values, s.changed)
+		dst, err = m.Merge(dst, payload, ch.values, ch.keys)
 		return dst, exp, err
 	}
 	values, err := c.Decode(payload)
 	if err != nil {
 		return dst, exp, err
 	}
-	for k := range s.changed {
-		if v, ok := s.values[k]; ok {
+	for k := range ch.keys {
+		if v, ok := ch.values[k]; ok {
 			values[k] = v
 		} else {
 			delete(values, k)

@@ -81,19 +81,6 @@ func (s *Session) ID() string {
 	return s.id
 }
 
-// storeKey returns StoreKey(s.id), computing it once per ID; with a Sealer
-// store the cookie value itself is the key. s.mu must be held.
-func (s *Session) storeKey() string {
-	if s.key == "" {
-		if s.engine.sealer != nil {
-			s.key = s.id
-		} else {
-			s.key = StoreKey(s.id)
-		}
-	}
-	return s.key
-}
-
 // setID changes the session's ID. s.mu must be held.
 func (s *Session) setID(id string) {
 	s.id, s.key = id, ""
@@ -102,7 +89,7 @@ func (s *Session) setID(id string) {
 // loadLocked loads the data on first use. s.mu must be held.
 func (s *Session) loadLocked() {
 	if !s.loaded {
-		s.engine.loadInto(s.ctx, s)
+		s.engine.load(s.ctx, s)
 	}
 }
 
@@ -138,6 +125,23 @@ func (s *Session) savedLocked(expires time.Time) {
 	s.stored, s.recExpires, s.modified = true, expires, false
 	clear(s.changed)
 	s.cleared, s.expiryChanged, s.userChanged = false, false, false
+}
+
+// changes is what a session changed since it was loaded or saved, which a
+// commit applies to the record as it is in the store by then (mergeRecord).
+type changes struct {
+	values map[string]any      // the session's values: those of keys are written
+	keys   map[string]struct{} // keys set or deleted
+	expiry *expiry             // the new expiry choice, or nil if unchanged
+}
+
+// changesLocked returns what s changed. It shares s's maps.
+func (s *Session) changesLocked() changes {
+	ch := changes{values: s.values, keys: s.changed}
+	if s.expiryChanged {
+		ch.expiry = &s.expiry
+	}
+	return ch
 }
 
 // setLocked stores the normalized value n (or the error normalizing it)
@@ -388,11 +392,12 @@ func (s *Session) withoutSelf(ctx context.Context) context.Context {
 func (s *Session) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.id != "" {
-		if err := s.engine.store.Delete(s.withoutSelf(ctx), s.storeKey()); err != nil {
-			return fmt.Errorf("session: flush: %w", err)
-		}
-	}
+	return s.engine.flush(s.withoutSelf(ctx), s)
+}
+
+// resetLocked empties the session and forgets its ID and record, as Flush
+// leaves it: loaded, accessed and modified, with every key cleared.
+func (s *Session) resetLocked() {
 	s.values = map[string]any{}
 	s.loaded, s.accessed = true, true
 	s.touchLocked()
@@ -400,7 +405,6 @@ func (s *Session) Flush(ctx context.Context) error {
 	s.stored, s.loadErr, s.setErrs, s.reissue = false, nil, nil, false
 	s.expiry, s.userID = expiry{}, ""
 	s.cleared = true
-	return nil
 }
 
 // CycleKey gives the session a new ID now, keeping its data: the data is
@@ -414,45 +418,10 @@ func (s *Session) Flush(ctx context.Context) error {
 func (s *Session) CycleKey(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx = s.withoutSelf(ctx)
 	s.readLocked()
-	if s.loadErr != nil {
-		return fmt.Errorf("session: cycle key: %w", s.loadErr)
-	}
-	if err := s.setErrLocked(); err != nil {
+	if err := s.engine.cycleKey(s.withoutSelf(ctx), s); err != nil {
 		return fmt.Errorf("session: cycle key: %w", err)
 	}
-	e := s.engine
-	if e.sealer != nil {
-		// A new seal is a new cookie value; the old cookie cannot be
-		// revoked, as with Django's signed cookies.
-		if err := e.saveLocked(ctx, s); err != nil {
-			return fmt.Errorf("session: cycle key: %w", err)
-		}
-		s.reissue = true
-		s.version++
-		return nil
-	}
-	rec, done, err := e.encodeLocked(s, e.now())
-	if err != nil {
-		return fmt.Errorf("session: cycle key: %w", err)
-	}
-	defer done()
-	id := newID()
-	newKey := StoreKey(id)
-	if err := e.store.Save(ctx, newKey, rec); err != nil {
-		return fmt.Errorf("session: cycle key: save: %w", err)
-	}
-	if s.stored {
-		if err := e.retire(ctx, s.storeKey()); err != nil {
-			_ = e.store.Delete(ctx, newKey)
-			return fmt.Errorf("session: cycle key: %w", err)
-		}
-	}
-	s.id, s.key = id, newKey
-	s.savedLocked(rec.Expires)
-	s.reissue = true
-	s.version++
 	return nil
 }
 

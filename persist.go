@@ -1,0 +1,329 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// This file is the one place where a session meets its backend: the lazy
+// load, the save (create, replace or merge), the refresh of an idle expiry,
+// Flush, CycleKey, and Django's process_response (commit), which decides
+// what a request writes and which cookie it sends. Session holds the state
+// and the dictionary methods; every method here runs with s.mu held.
+
+// load fills s from the backend, on the session's first use.
+func (e *Engine) load(ctx context.Context, s *Session) {
+	s.loaded = true
+	s.values = map[string]any{}
+	s.ctx = nil
+	if s.id == "" {
+		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rec, err := e.backend.load(ctx, e.storeKey(s))
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		e.dropCorrupt(ctx, s, err)
+		return
+	case errors.Is(err, ErrNotFound):
+		s.setID("")
+		return
+	case err != nil:
+		s.loadErr = fmt.Errorf("session: load: %w", err)
+		e.log.ErrorContext(ctx, "session: load failed", "err", err)
+		return
+	case rec.Expired(e.now()):
+		s.setID("")
+		return
+	}
+	values, exp, err := decodeRecord(rec.Data, e.opts.Codec)
+	if err != nil {
+		e.dropCorrupt(ctx, s, err)
+		return
+	}
+	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
+	s.userID = rec.UserID
+}
+
+// storeKey returns the key of s's record, derived from its ID once per ID.
+func (e *Engine) storeKey(s *Session) string {
+	if s.key == "" {
+		s.key = e.backend.keyOf(s.id)
+	}
+	return s.key
+}
+
+// dropCorrupt handles a record that the store or the codec found corrupt,
+// Django's "Session data corrupted": it is logged and the visitor gets a new
+// session; the record stays for the sweeper.
+func (e *Engine) dropCorrupt(ctx context.Context, s *Session, err error) {
+	e.log.WarnContext(ctx, "session: data corrupted, starting a new session",
+		"key", e.storeKey(s), "err", err)
+	s.setID("")
+}
+
+// save writes s to the backend, giving it an ID on its first save.
+//
+// A new session is created whole. A stored one is committed only if its
+// record still exists and, where the backend can do so in place, by
+// applying this session's changes to the record as it is in the store now
+// (merge), so concurrent requests that change different keys all persist.
+// Clear and Flush replace the whole record by design, as does every commit
+// to a backend that cannot merge (the later writer wins).
+func (e *Engine) save(ctx context.Context, s *Session) error {
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	if err := s.setErrLocked(); err != nil {
+		return err
+	}
+	now := e.now()
+	if s.stored && e.backend.inPlace() && !s.cleared {
+		return e.merge(ctx, s, now)
+	}
+	rec, done, err := e.encode(s, now)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var id, key string
+	if s.stored {
+		id, key, err = e.backend.replace(ctx, e.storeKey(s), func(Record) (Record, error) { return rec, nil })
+	} else {
+		id, key, err = e.backend.create(ctx, rec)
+	}
+	if errors.Is(err, ErrSessionInterrupted) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	if id != "" {
+		s.id, s.key = id, key
+	}
+	s.savedLocked(rec.Expires)
+	return nil
+}
+
+// merge commits s by merging its changes into the stored record inside the
+// backend's atomic replace.
+func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
+	buf := encodeBuffers.Get().(*[]byte)
+	defer putEncodeBuffer(buf)
+	var merged Record
+	var mergedExp expiry
+	ch := s.changesLocked()
+	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record) (Record, error) {
+		data, exp, err := mergeRecord((*buf)[:0], cur.Data, e.opts.Codec, ch)
+		if errors.Is(err, ErrCorrupt) {
+			// The stored record cannot be read any more: this session's
+			// view replaces it.
+			exp = s.expiry
+			data, err = encodeRecord((*buf)[:0], e.opts.Codec, s.values, exp)
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		*buf = data
+		uid := cur.UserID
+		if s.userChanged {
+			uid = s.userID
+		}
+		merged = Record{Data: data, Expires: e.recordExpiry(exp, now), UserID: uid}
+		mergedExp = exp
+		return merged, nil
+	})
+	switch {
+	case errors.Is(err, ErrSessionInterrupted):
+		return err
+	case errors.Is(err, ErrUnsupportedValue):
+		return fmt.Errorf("session: encode: %w", err)
+	case err != nil:
+		return fmt.Errorf("session: save: %w", err)
+	}
+	s.expiry, s.userID = mergedExp, merged.UserID
+	s.savedLocked(merged.Expires)
+	return nil
+}
+
+// encode encodes s into a record expiring as of now, in a pooled buffer
+// that done returns to the pool.
+func (e *Engine) encode(s *Session, now time.Time) (rec Record, done func(), err error) {
+	buf := encodeBuffers.Get().(*[]byte)
+	data, err := encodeRecord((*buf)[:0], e.opts.Codec, s.values, s.expiry)
+	*buf = data
+	done = func() { putEncodeBuffer(buf) }
+	if err != nil {
+		done()
+		return Record{}, nil, fmt.Errorf("session: encode: %w", err)
+	}
+	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now), UserID: s.userID}, done, nil
+}
+
+// encodeBuffers recycles the buffers records are encoded into; stores copy
+// what they keep.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putEncodeBuffer(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		encodeBuffers.Put(b)
+	}
+}
+
+// refresh pushes the stored record's expiry forward without rewriting its
+// data, so a request that only read the session cannot overwrite what a
+// concurrent request saved. A backend that cannot do that in place gets a
+// full save.
+func (e *Engine) refresh(ctx context.Context, s *Session, now time.Time) error {
+	if !e.backend.inPlace() {
+		return e.save(ctx, s)
+	}
+	expires := e.recordExpiry(s.expiry, now)
+	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record) (Record, error) {
+		return Record{Data: cur.Data, Expires: expires, UserID: cur.UserID}, nil
+	})
+	if errors.Is(err, ErrSessionInterrupted) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	s.recExpires = expires
+	return nil
+}
+
+// needsIdleRefresh reports whether a loaded, unmodified session should be
+// written again to push its idle expiry forward: only when that gains more
+// than a tenth of the idle timeout, so busy sessions are not rewritten on
+// every request.
+func (e *Engine) needsIdleRefresh(s *Session, now time.Time) bool {
+	if e.opts.IdleTimeout <= 0 || !s.stored || !s.loaded {
+		return false
+	}
+	return e.recordExpiry(s.expiry, now).Sub(s.recExpires) > e.opts.IdleTimeout/10
+}
+
+// flush implements Session.Flush.
+func (e *Engine) flush(ctx context.Context, s *Session) error {
+	if s.id != "" {
+		if err := e.backend.remove(ctx, e.storeKey(s)); err != nil {
+			return fmt.Errorf("session: flush: %w", err)
+		}
+	}
+	s.resetLocked()
+	return nil
+}
+
+// cycleKey implements Session.CycleKey: the data is written under a new ID
+// (a new seal, for a sealed backend), then the old record is retired; if
+// it was deleted meanwhile, the new record is removed again.
+func (e *Engine) cycleKey(ctx context.Context, s *Session) error {
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	if err := s.setErrLocked(); err != nil {
+		return err
+	}
+	rec, done, err := e.encode(s, e.now())
+	if err != nil {
+		return err
+	}
+	defer done()
+	id, key, err := e.backend.create(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	if s.stored {
+		if err := e.backend.retire(ctx, e.storeKey(s)); err != nil {
+			_ = e.backend.remove(ctx, key)
+			return err
+		}
+	}
+	s.id, s.key = id, key
+	s.savedLocked(rec.Expires)
+	s.reissue = true
+	s.version++
+	return nil
+}
+
+// commit applies Django's process_response to s: save it if needed and set
+// or delete its cookie in h. It returns the ID of a cookie it set, if any,
+// and the session's version as committed.
+func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, uint64, error) {
+	if s.loadErr != nil {
+		// The store failed: neither overwrite the record nor drop the cookie.
+		return "", s.version, s.loadErr
+	}
+	if s.accessed {
+		addVaryCookie(h)
+	}
+	now := e.now()
+	refresh := e.opts.SaveEveryRequest || e.needsIdleRefresh(s, now)
+	write := (s.modified || refresh || s.reissue) && status < 500
+	if write && !s.isEmptyLocked() {
+		s.loadLocked() // SaveEveryRequest on a session the handler never used
+		if s.loadErr != nil {
+			return "", s.version, s.loadErr
+		}
+	}
+	if s.isEmptyLocked() {
+		if hadCookie {
+			addVaryCookie(h)
+			h.Add("Set-Cookie", e.deletionCookie().String())
+		}
+		return "", s.version, nil
+	}
+	if !write {
+		return "", s.version, nil
+	}
+	browserClose := e.expireAtBrowserClose(s.expiry)
+	age := e.expiryAge(s.expiry, now)
+	if !browserClose && age <= 0 {
+		// Expired by the handler (SetMaxAge(0), a past SetExpiresAt): end it.
+		if s.stored {
+			if err := e.backend.remove(ctx, e.storeKey(s)); err != nil {
+				return "", s.version, err
+			}
+		}
+		s.setID("")
+		s.stored, s.reissue = false, false
+		if hadCookie {
+			h.Add("Set-Cookie", e.deletionCookie().String())
+		}
+		return "", s.version, nil
+	}
+	var err error
+	switch {
+	case s.modified:
+		err = e.save(ctx, s)
+	case refresh:
+		err = e.refresh(ctx, s, now)
+	}
+	if err != nil {
+		return "", s.version, err
+	}
+	s.reissue = false
+	h.Add("Set-Cookie", e.sessionCookie(s.id, browserClose, age, now).String())
+	return s.id, s.version, nil
+}
+
+// commitLate saves changes made to s after the response started, when the
+// visitor already holds the session's cookie (clientID) so the saved
+// version can reach them. It reports whether anything changed since the
+// commit at version, and whether the changes could be saved at all.
+func (e *Engine) commitLate(ctx context.Context, s *Session, version uint64, clientID string) (changed, reachable bool, err error) {
+	if s.version == version {
+		return false, true, nil
+	}
+	reachable = s.id != "" && s.id == clientID && s.stored && !s.reissue
+	if reachable {
+		err = e.save(ctx, s)
+	}
+	return true, reachable, err
+}
