@@ -238,8 +238,10 @@ func populatedPath(b *testing.B, n int) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if populated.dir != "" {
-		os.RemoveAll(populated.dir)
+	for _, dir := range []string{populated.dir, shared.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -371,4 +373,76 @@ func BenchmarkSweep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openSizes are the store sizes BenchmarkOpen opens: 100k and 1M sessions,
+// 10k with -short.
+func openSizes() []int {
+	if testing.Short() {
+		return []int{10_000}
+	}
+	return []int{100_000, 1_000_000}
+}
+
+// BenchmarkOpen opens stores of 100k and 1M sessions (the file in the page
+// cache): Open, which verifies the file and then has bbolt rebuild its
+// freelist by walking the file, since the store does not sync it; Check,
+// the verification alone; and raw bbolt opens of the same file with the
+// freelist unsynced (as the store keeps it) and synced, which is what the
+// choice of NoFreelistSync trades against the cost of each commit (see
+// # Durability in the package documentation).
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range openSizes() {
+		path := populatedPath(b, n)
+		b.Run(fmt.Sprintf("sessions=%d/store", n), func(b *testing.B) {
+			for b.Loop() {
+				s, err := boltstore.Open(path, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+		b.Run(fmt.Sprintf("sessions=%d/check", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := boltstore.Check(path, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		raw := func(path string, noFreelistSync bool) func(*testing.B) {
+			return func(b *testing.B) {
+				for b.Loop() {
+					db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoFreelistSync: noFreelistSync, FreelistType: bbolt.FreelistMapType})
+					if err != nil {
+						b.Fatal(err)
+					}
+					db.Close()
+				}
+			}
+		}
+		b.Run(fmt.Sprintf("sessions=%d/raw-unsynced-freelist", n), raw(path, true))
+		b.Run(fmt.Sprintf("sessions=%d/raw-synced-freelist", n), raw(syncedFreelistCopy(b, path), false))
+	}
+}
+
+// syncedFreelistCopy copies the database at path into the test's temp dir
+// and has bbolt write its freelist into the copy.
+func syncedFreelistCopy(b *testing.B, path string) string {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := filepath.Join(b.TempDir(), "synced.db")
+	if err := os.WriteFile(dst, src, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	db, err := bbolt.Open(dst, 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType}) // syncs the freelist
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dst
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -18,8 +19,8 @@ import (
 	"github.com/sessionkv/session/internal/closer"
 )
 
-// ErrLocked is returned by Open when another process holds the database
-// file.
+// ErrLocked is returned by Open, Check and Salvage when another process
+// holds the database file.
 var ErrLocked = errors.New("boltstore: database is locked by another process")
 
 // DefaultFileName is the database file Open uses for an empty path (see
@@ -35,8 +36,9 @@ type Options struct {
 	// NoSync skips the fsync of each commit (see the package documentation
 	// for what a crash can then lose). Default false: durable.
 	NoSync bool
-	// Timeout is how long Open waits for another process to release the
-	// file before it fails with ErrLocked. Default one second.
+	// Timeout is how long Open, Check and Salvage wait for another process
+	// to release the file before they fail with ErrLocked. Default one
+	// second.
 	Timeout time.Duration
 	// InitialMmapSize is the initial size of bbolt's memory map: a database
 	// that stays below it never makes writers wait for readers to remap.
@@ -96,6 +98,7 @@ type Store struct {
 	closed    closer.Flag
 	closeOnce sync.Once
 	closeErr  error
+	broken    atomic.Pointer[damageError] // see view
 
 	group committer
 }
@@ -125,18 +128,19 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	db, err := openBolt(path, &bbolt.Options{
 		Timeout:         o.Timeout,
 		NoSync:          o.NoSync,
 		NoFreelistSync:  true,
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: o.InitialMmapSize,
+		OpenFile:        verifiedOpener(o),
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w (waited %v)", path, ErrLocked, o.Timeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	// Check again what was opened: a file another user made between the
 	// first check and the open is refused too.
@@ -196,7 +200,11 @@ func (s *Store) DB() *bbolt.DB { return s.db }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Close()
-		if s.ownsDB {
+		switch d := s.broken.Load(); {
+		case d != nil && s.ownsDB:
+			// bbolt may hold its locks for good: closing it could hang.
+			s.closeErr = fmt.Errorf("boltstore: close: %w; the file stays open and locked until the process exits", d)
+		case s.ownsDB:
 			s.closeErr = s.db.Close()
 		}
 	})
@@ -388,7 +396,7 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	var out session.Record
 	found := false
 	now := s.opts.Now()
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("load", func(tx *bbolt.Tx) error {
 		rec, ok := s.getRecord(tx, []byte(key))
 		if !ok || rec.Expired(now) {
 			return nil
@@ -419,7 +427,9 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err != nil {
 		return err
 	}
-	err = s.group.run(ctx, func(tx *bbolt.Tx) error { return s.put(tx, k, v) })
+	err = s.write(ctx, func(tx *bbolt.Tx) error {
+		return s.contain("save", func() error { return s.put(tx, k, v) })
+	})
 	if err != nil {
 		return wrap("save", err)
 	}
@@ -432,9 +442,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	k := []byte(key)
-	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
-		_, err := s.del(tx, k)
-		return err
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		return s.contain("delete", func() error {
+			_, err := s.del(tx, k)
+			return err
+		})
 	})
 	if err != nil {
 		return wrap("delete", err)
@@ -450,8 +462,19 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	}
 	k := []byte(key)
 	now := s.opts.Now()
-	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
-		cur, found := s.getRecord(tx, k)
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		var cur session.Record
+		var found bool
+		err := s.contain("update", func() error {
+			cur, found = s.getRecord(tx, k)
+			// fn, the caller's, runs unguarded: it gets a copy rather
+			// than a page of the file, which may be damaged.
+			cur.Data = bytes.Clone(cur.Data)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		if found && cur.Expired(now) {
 			cur, found = session.Record{}, false
 		}
@@ -460,14 +483,16 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 			return &fnError{err}
 		}
 		if next.Expired(now) {
-			_, err := s.del(tx, k)
-			return err
+			return s.contain("update", func() error {
+				_, err := s.del(tx, k)
+				return err
+			})
 		}
 		v, err := encodeValue(next)
 		if err != nil {
 			return &fnError{err}
 		}
-		return s.put(tx, k, v)
+		return s.contain("update", func() error { return s.put(tx, k, v) })
 	})
 	var fe *fnError
 	if errors.As(err, &fe) {
@@ -501,7 +526,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		now := uint64(s.opts.Now().UnixNano())
 		n := 0
 		var next []byte
-		err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+		sweep := func(tx *bbolt.Tx) error {
 			n, next = 0, nil
 			records, index := tx.Bucket(s.records), tx.Bucket(s.index)
 			// Collect first: deleting under a live cursor skips keys.
@@ -543,6 +568,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 			}
 			n = len(dead)
 			return nil
+		}
+		err := s.write(ctx, func(tx *bbolt.Tx) error {
+			return s.contain("delete expired", func() error { return sweep(tx) })
 		})
 		if err != nil {
 			return total, wrap("delete expired", err)
@@ -587,7 +615,7 @@ func (s *Store) walk(ctx context.Context, op string, bucket []byte, fn func(key 
 		batch = batch[:0]
 		now := s.opts.Now()
 		done := false
-		err := s.db.View(func(tx *bbolt.Tx) error {
+		err := s.view(op, func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucket).Cursor()
 			var k, last []byte
 			if after == nil {
@@ -640,7 +668,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	var st Stats
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("stats", func(tx *bbolt.Tx) error {
 		st.Records = tx.Bucket(s.records).Stats().KeyN
 		st.Indexed = tx.Bucket(s.index).Stats().KeyN
 		return nil
@@ -663,7 +691,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 	var keys []string
 	now := s.opts.Now()
 	prefix := userPrefix(uid)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("user keys", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(s.users).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			key := k[len(prefix):]
@@ -687,7 +715,7 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	}
 	n := 0
 	prefix := userPrefix(uid)
-	err := s.group.run(ctx, func(tx *bbolt.Tx) error {
+	remove := func(tx *bbolt.Tx) error {
 		n = 0
 		now := s.opts.Now()
 		var keys [][]byte
@@ -709,6 +737,9 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 			}
 		}
 		return nil
+	}
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		return s.contain("delete user", func() error { return remove(tx) })
 	})
 	if err != nil {
 		return 0, wrap("delete user", err)

@@ -58,6 +58,7 @@ fuzz . FuzzMsgpackMerge
 fuzz . FuzzDecodeRecord
 fuzz . FuzzValidID
 fuzz ./cookiestore FuzzOpen
+fuzz ./boltstore FuzzCheck
 fuzz ./filestore FuzzDecodeFile
 fuzz ./redisstore FuzzDecodeValue
 

@@ -86,7 +86,7 @@ func runMigrate(ctx context.Context, a *app, args []string) (err error) {
 
 	res := migrateResult{From: src.Spec.String(), To: dst.Spec.String()}
 	var keys keySet
-	res.Copied, err = a.copyAll(ctx, src.Store, dst.Store, &keys, *parallel)
+	res.Copied, err = a.copyAll(ctx, dst.Store, &keys, *parallel, a.fromStore(src.Store))
 	if err == nil && opts.NoSync {
 		err = syncAll()
 	}
@@ -131,11 +131,26 @@ type copyJob struct {
 	rec session.Record
 }
 
-// copyAll saves every live record of src into dst, with up to parallel
-// saves in flight so that stores which group commits (bolt) or write files
-// (file) are not limited by one fsync at a time. Each key is added to keys.
-// It returns how many records were saved.
-func (a *app) copyAll(ctx context.Context, src, dst session.Store, keys *keySet, parallel int) (int, error) {
+// emitFunc hands one record to copyAll. rec.Data need only be valid
+// during the call.
+type emitFunc func(key string, rec session.Record) error
+
+// fromStore returns a producer for copyAll that emits every live record
+// of src.
+func (a *app) fromStore(src session.Store) func(context.Context, emitFunc) error {
+	return func(ctx context.Context, emit emitFunc) error {
+		return a.scan(ctx, src, "copying sessions", func(key string, rec session.Record) (bool, error) {
+			return true, emit(key, rec)
+		})
+	}
+}
+
+// copyAll saves every record that produce emits into dst, with up to
+// parallel saves in flight so that stores which group commits (bolt) or
+// write files (file) are not limited by one fsync at a time. Each key is
+// added to keys. It returns how many records were saved.
+func (a *app) copyAll(ctx context.Context, dst session.Store, keys *keySet, parallel int,
+	produce func(ctx context.Context, emit emitFunc) error) (int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan copyJob, 2*parallel)
@@ -145,21 +160,21 @@ func (a *app) copyAll(ctx context.Context, src, dst session.Store, keys *keySet,
 		wg.Go(func() {
 			for j := range jobs {
 				if err := dst.Save(ctx, j.key, j.rec); err != nil {
-					cancel(fmt.Errorf("save %s: %w", j.key, err))
+					cancel(fmt.Errorf("save %s: %w", printable(j.key), err))
 					continue
 				}
 				copied.Add(1)
 			}
 		})
 	}
-	scanErr := a.scan(ctx, src, "copying sessions", func(key string, rec session.Record) (bool, error) {
-		rec.Data = bytes.Clone(rec.Data) // only valid during this call
+	produceErr := produce(ctx, func(key string, rec session.Record) error {
+		rec.Data = bytes.Clone(rec.Data)
 		keys.add(key, rec.Expires)
 		select {
 		case jobs <- copyJob{key, rec}:
-			return true, nil
+			return nil
 		case <-ctx.Done():
-			return false, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 	})
 	close(jobs)
@@ -167,7 +182,7 @@ func (a *app) copyAll(ctx context.Context, src, dst session.Store, keys *keySet,
 	if err := context.Cause(ctx); err != nil {
 		return int(copied.Load()), err
 	}
-	return int(copied.Load()), scanErr
+	return int(copied.Load()), produceErr
 }
 
 // verify looks every copied key up in dst and fills in the check's part

@@ -139,7 +139,7 @@ func TestCopyAll_CountCheckFindsDroppedRecords(t *testing.T) {
 	dst := droppingStore{memstore.New(), map[string]bool{keys[7]: true, keys[99]: true}}
 	a := quietApp()
 	var ks keySet
-	n, err := a.copyAll(ctx, src, dst, &ks, 8)
+	n, err := a.copyAll(ctx, dst, &ks, 8, a.fromStore(src))
 	if err != nil || n != 300 || ks.len() != 300 {
 		t.Fatalf("copyAll = %d, %v (%d keys)", n, err, ks.len())
 	}
@@ -160,7 +160,8 @@ func TestCopyAll_StopsAtTheFirstFailedSave(t *testing.T) {
 	src := memstore.New()
 	fill(t, src, 500)
 	var ks keySet
-	n, err := quietApp().copyAll(context.Background(), src, failingStore{memstore.New()}, &ks, 4)
+	a := quietApp()
+	n, err := a.copyAll(context.Background(), failingStore{memstore.New()}, &ks, 4, a.fromStore(src))
 	if err == nil || !strings.Contains(err.Error(), "disk full") || n != 0 {
 		t.Errorf("copyAll = %d, %v", n, err)
 	}

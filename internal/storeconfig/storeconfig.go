@@ -118,6 +118,18 @@ func openBolt(s Spec, o *OpenOptions) (*Opened, error) {
 	return &Opened{Store: st, Where: "bbolt database " + path}, nil
 }
 
+// ExistingBoltFile returns the absolute path of the bolt database file s
+// names (engine bolt, or cached: the file behind the cache) when that file
+// exists and is not empty. Otherwise it fails with ErrNotExist, or with an
+// error that says why the path is not a bolt database.
+func (s Spec) ExistingBoltFile() (string, error) {
+	if s.Engine != SchemeBolt && s.Engine != EngineCached {
+		return "", fmt.Errorf("%s is not a bolt store", s)
+	}
+	path := s.Resolve().Path
+	return path, checkBoltFile(path)
+}
+
 // checkBoltFile fails unless path is a non-empty regular file: bbolt turns
 // an empty file into a new database.
 func checkBoltFile(path string) error {
