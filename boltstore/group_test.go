@@ -276,10 +276,23 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 			t.Errorf("%q stored: %v; want %v", key, got, want)
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.running || len(c.queue) != 0 {
-		t.Errorf("committer left running = %v with %d queued calls; want idle and empty", c.running, len(c.queue))
+	// The drain goroutine marks the committer idle just after it answers
+	// the last call: give it a moment to get there.
+	idle := func() (bool, int) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.running, len(c.queue)
+	}
+	deadline := time.Now().Add(groupDeadline * 10)
+	for {
+		ok, queued := idle()
+		if ok && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committer left running (idle %v) with %d queued calls; want idle and empty", ok, queued)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
