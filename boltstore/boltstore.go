@@ -139,14 +139,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w (waited %v)", path, ErrLocked, o.Timeout)
 	}
+	if errors.Is(err, session.ErrUnsafeLocation) {
+		return nil, locationError(path, err) // the file opened is not the one checked
+	}
 	if err != nil {
 		return nil, openError(path, err)
-	}
-	// Check again what was opened: a file another user made between the
-	// first check and the open is refused too.
-	if err := checkLocation(path, o); err != nil {
-		db.Close()
-		return nil, locationError(path, err)
 	}
 	s, err := newStore(db, o)
 	if err != nil {

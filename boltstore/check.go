@@ -78,6 +78,10 @@ func verifiedOpener(o Options) func(string, int, os.FileMode) (*os.File, error) 
 		if err != nil {
 			return nil, err
 		}
+		if err := checkOpenedLocation(f, name, o); err != nil {
+			f.Close()
+			return nil, err
+		}
 		c, err := lockAndVerify(f, o.Timeout)
 		if err != nil {
 			f.Close()

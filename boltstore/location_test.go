@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -77,7 +78,7 @@ func TestOpen_DefaultLocationIsPrivate(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	t.Setenv("SESSION_FILE_PATH", "")
-	want := filepath.Join(tmp, "sessionkv", boltstore.DefaultFileName)
+	want := filepath.Join(tmp, fmt.Sprint("sessionkv-", os.Geteuid()), boltstore.DefaultFileName)
 	if got := boltstore.DefaultPath(); got != want {
 		t.Fatalf("DefaultPath = %s, want %s", got, want)
 	}

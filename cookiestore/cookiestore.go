@@ -68,9 +68,10 @@
 // session.MsgpackCodec, that means the number of values, the lengths of
 // strings and byte slices, and the magnitude of numbers and times (which
 // are encoded compactly), never which characters a string holds;
-// session.JSONCodec escapes some characters (<, >, &, quotes, control
-// characters) into several bytes, so with it the length also tells how many
-// of those a string holds. With Options.Compress the length depends on the
+// session.JSONCodec writes some characters in several bytes (<, >, &,
+// quotes, backslashes, control characters, U+2028 and U+2029) and replaces
+// each byte of invalid UTF-8 with the three bytes of U+FFFD, so with it the
+// length also tells how many of those a string holds. With Options.Compress the length depends on the
 // content: it then leaks secrets stored beside attacker-chosen text (see
 // Options.Compress).
 //
@@ -102,6 +103,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -302,6 +304,20 @@ func (s *Store) frame(payload []byte, flags byte) []byte {
 	return kp.aead.Seal(raw, nonce, payload, header)
 }
 
+// expiryMillis returns t in Unix milliseconds, clamped to what an int64
+// holds: the milliseconds of an expiry past about 292 million years
+// (time.Unix(math.MaxInt64, 0) as "never") would wrap into the past and
+// seal a cookie that opens as expired.
+func expiryMillis(t time.Time) int64 {
+	switch sec := t.Unix(); {
+	case sec >= math.MaxInt64/1000:
+		return math.MaxInt64
+	case sec <= math.MinInt64/1000:
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
+
 // payload builds the authenticated content of a cookie and says whether it
 // is compressed. It refuses a payload over maxPayload before compressing,
 // since Open would refuse it after decompressing.
@@ -312,7 +328,7 @@ func (s *Store) payload(rec session.Record) ([]byte, byte, error) {
 		return nil, 0, fmt.Errorf("cookiestore: payload of %d bytes, at most %d open: %w", size, maxPayload, ErrCookieTooLarge)
 	}
 	p := make([]byte, 0, size)
-	p = binary.BigEndian.AppendUint64(p, uint64(rec.Expires.UnixMilli()))
+	p = binary.BigEndian.AppendUint64(p, uint64(expiryMillis(rec.Expires)))
 	p = binary.BigEndian.AppendUint64(p, uint64(s.opts.Now().Unix()))
 	p = binary.AppendUvarint(p, uidLen)
 	p = append(p, rec.UserID...)

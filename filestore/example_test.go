@@ -11,7 +11,8 @@ import (
 )
 
 // A file store behind an engine. With an empty directory, New uses
-// $SESSION_FILE_PATH, or a "sessionkv" directory in the temp dir.
+// $SESSION_FILE_PATH, or the current user's "sessionkv-UID" directory in
+// the temp dir.
 func Example() {
 	dir, err := os.MkdirTemp("", "sessions")
 	if err != nil {

@@ -30,9 +30,6 @@ const (
 	// envFilePath names the directory when New is given none, as Django's
 	// SESSION_FILE_PATH setting.
 	envFilePath = "SESSION_FILE_PATH"
-	// defaultDirName is the directory made in os.TempDir() when neither a
-	// directory nor SESSION_FILE_PATH is given.
-	defaultDirName = "sessionkv"
 
 	keyLen      = 64 // hex SHA-256
 	shardCount  = 256
@@ -149,7 +146,7 @@ func New(dir string, opts *Options) (*Store, error) {
 		dir = os.Getenv(envFilePath)
 	}
 	if dir == "" {
-		dir, isDefault = filepath.Join(os.TempDir(), defaultDirName), true
+		dir, isDefault = location.DefaultDir(), true
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -194,7 +191,7 @@ func prepareDir(dir string, isDefault bool, o Options) error {
 	}
 	if errors.Is(err, session.ErrUnsafeLocation) {
 		return fmt.Errorf("filestore: %w; keep sessions in a directory only this user can write (mkdir -m 700, or mktemp -d), "+
-			"or set Options.AllowSharedLocation to share this one on purpose", err)
+			"run as the user who owns the store, or set Options.AllowSharedLocation to share this one on purpose", err)
 	}
 	if err != nil {
 		return fmt.Errorf("filestore: session directory %s: %w", dir, err)

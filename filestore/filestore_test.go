@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/location"
 	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
@@ -99,7 +100,7 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if want := filepath.Join(tmp, defaultDirName); s.Dir() != want {
+		if want := location.DefaultDir(); s.Dir() != want {
 			t.Errorf("Dir = %s, want %s", s.Dir(), want)
 		}
 	})
@@ -107,7 +108,7 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 		tmp := t.TempDir()
 		t.Setenv("TMPDIR", tmp)
 		t.Setenv(envFilePath, "")
-		dir := filepath.Join(tmp, defaultDirName)
+		dir := location.DefaultDir()
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 		t.Setenv("TMPDIR", tmp)
 		t.Setenv(envFilePath, "")
 		elsewhere := t.TempDir()
-		if err := os.Symlink(elsewhere, filepath.Join(tmp, defaultDirName)); err != nil {
+		if err := os.Symlink(elsewhere, location.DefaultDir()); err != nil {
 			t.Fatal(err)
 		}
 		if s, err := New("", nil); err == nil {
@@ -178,7 +179,7 @@ func TestNew_DirectoryDefaults(t *testing.T) {
 		tmp := t.TempDir()
 		t.Setenv("TMPDIR", tmp)
 		t.Setenv(envFilePath, "")
-		dir := filepath.Join(tmp, defaultDirName)
+		dir := location.DefaultDir()
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}

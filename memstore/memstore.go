@@ -93,6 +93,21 @@ func (sh *shard) lockWrites(ctx context.Context) error {
 	}
 }
 
+// lockWrites takes sh's write lock, then checks again that the Store is
+// open: Close takes every write lock after marking the Store closed, so a
+// writer that waited across Close fails with session.ErrClosed instead of
+// writing into a closed Store.
+func (s *Store) lockWrites(ctx context.Context, sh *shard) error {
+	if err := sh.lockWrites(ctx); err != nil {
+		return err
+	}
+	if err := s.closed.Check(ctx); err != nil {
+		sh.unlockWrites()
+		return err
+	}
+	return nil
+}
+
 // unlockWrites releases sh's write lock.
 func (sh *shard) unlockWrites() { <-sh.write }
 
@@ -192,7 +207,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	sh := s.shard(key)
-	if err := sh.lockWrites(ctx); err != nil {
+	if err := s.lockWrites(ctx, sh); err != nil {
 		return err
 	}
 	sh.mu.Lock()
@@ -209,7 +224,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 		return err
 	}
 	sh := s.shard(key)
-	if err := sh.lockWrites(ctx); err != nil {
+	if err := s.lockWrites(ctx, sh); err != nil {
 		return err
 	}
 	defer sh.unlockWrites()
@@ -242,7 +257,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 			return n, err
 		}
 		sh := &s.shards[i]
-		if err := sh.lockWrites(ctx); err != nil {
+		if err := s.lockWrites(ctx, sh); err != nil {
 			return n, err
 		}
 		now := s.now()
@@ -376,7 +391,7 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	n := 0
 	for _, k := range s.userKeys(uid) {
 		sh := s.shard(k)
-		if err := sh.lockWrites(ctx); err != nil {
+		if err := s.lockWrites(ctx, sh); err != nil {
 			return n, err
 		}
 		sh.mu.Lock()

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/sessionkv/session"
 )
@@ -53,11 +54,30 @@ const maxLinks = 40
 
 // Check returns nil when path is private by the package's rule, or an
 // error wrapping session.ErrUnsafeLocation that names the offending path
-// and why. Errors from the file system (a missing directory above the
+// and why. The path is made absolute and cleaned lexically first
+// (filepath.Abs), so "link/.." means the directory holding link: the
+// caller must open that same cleaned path. Errors from the file system (a missing directory above the
 // store, a permission error) are returned as they are.
 func Check(path string, kind Kind) error { return check(path, kind) }
 
+// CheckOpened checks the store file f, just opened from path, by the
+// package's rule for the store itself, and that it is still the file at
+// path and has no other name (hard link). Checking the path before the open
+// is not enough: in a sticky directory another user can create the file
+// between the check and the open, and unlink it once the store has written
+// into it. Errors wrap session.ErrUnsafeLocation.
+func CheckOpened(f *os.File, path string) error { return checkOpened(f, path) }
+
 var errUnsafe = session.ErrUnsafeLocation
+
+// DefaultDir is the directory in os.TempDir() where the embedded stores keep
+// their data when SESSION_FILE_PATH is not set: "sessionkv-" and the
+// current user's ID on Unix, so that the servers of two users on one host
+// never collide, and "sessionkv" elsewhere, where the temp dir is the
+// user's own. MakeDefaultDir makes it private.
+func DefaultDir() string {
+	return filepath.Join(os.TempDir(), defaultDirName())
+}
 
 // MakeDefaultDir creates dir (mode 0700, with missing parents) if it does
 // not exist and checks it as a store's default directory: a real directory,

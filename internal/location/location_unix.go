@@ -8,9 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
+
+func defaultDirName() string { return "sessionkv-" + strconv.Itoa(os.Geteuid()) }
 
 func check(path string, kind Kind) error {
 	abs, err := filepath.Abs(path)
@@ -118,4 +121,28 @@ func ownerOf(fi fs.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// checkOpened checks the file f, opened from path: a regular file of uid,
+// writable by no one else, with no other name (a hard link another user
+// kept could reach it), and still the file at path, so that what was
+// checked by name is what was opened.
+func checkOpened(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	uid := os.Geteuid()
+	if err := checkStore(path, fi, uid, "file"); err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return fmt.Errorf("%w: the file %s has %d names (hard links), and another could be in a place others control",
+			errUnsafe, path, st.Nlink)
+	}
+	now, err := os.Stat(path)
+	if err != nil || !os.SameFile(fi, now) {
+		return fmt.Errorf("%w: %s was replaced or removed while it was being opened", errUnsafe, path)
+	}
+	return nil
 }

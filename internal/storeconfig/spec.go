@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/internal/location"
 )
 
 // Errors returned while naming a store. They carry no package prefix: the
@@ -190,12 +191,13 @@ func (s Spec) Resolve() Spec {
 }
 
 // defaultFileDir is where filestore.New keeps sessions when given no
-// directory: SESSION_FILE_PATH, else a "sessionkv" folder in the temp dir.
+// directory: SESSION_FILE_PATH, else the current user's folder in the temp
+// dir.
 func defaultFileDir() string {
 	if dir := os.Getenv(EnvFilePath); dir != "" {
 		return dir
 	}
-	return filepath.Join(os.TempDir(), "sessionkv")
+	return location.DefaultDir()
 }
 
 // String returns the store's URL, its path resolved and any password
