@@ -51,7 +51,7 @@ func newBackend(store Store, log logger, cookieName string) backend {
 		return sealedBackend{store: store, sealer: s, maxLen: maxCookieLen - len(cookieName) - 1}
 	}
 	b := serverBackend{store: store, log: log}
-	b.updater, _ = store.(Updater)
+	b.updater, _ = As[Updater](store)
 	return b
 }
 

@@ -232,7 +232,7 @@ func verifyAfterCrash(t *testing.T, kind, path string, acked map[string]int, rou
 	}
 	// Nothing half-written: every record in the store decodes.
 	err = e.Range(ctx, func(key string, rec session.Record) bool {
-		if _, err := e.Decode(rec); err != nil {
+		if _, err := session.DecodeRecord(rec, session.MsgpackCodec{}); err != nil {
 			t.Errorf("round %d: record %s does not decode: %v", round, key[:8], err)
 			return false
 		}

@@ -131,7 +131,7 @@ func New(store Store, opts *Options) (*Engine, error) {
 		e.opts.ErrorHandler = e.defaultErrorHandler
 	}
 	e.backend = newBackend(store, e.log, o.CookieName)
-	if sw, ok := store.(Sweeper); ok && o.SweepInterval > 0 {
+	if sw, ok := As[Sweeper](store); ok && o.SweepInterval > 0 {
 		e.sweeper = startSweeper(sw, o.SweepInterval, e.log, time.After)
 	}
 	return e, nil

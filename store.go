@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -47,6 +48,11 @@ var (
 	// per-user operations).
 	ErrNotSupported = errors.New("session: not supported by the store")
 
+	// ErrUserIDTooLong is returned by every store's Save and Update for a
+	// record whose UserID is longer than MaxUserIDLen, before anything is
+	// written.
+	ErrUserIDTooLong = errors.New("session: user ID longer than 1 KiB")
+
 	// ErrUnsafeLocation is returned when an embedded store's file or
 	// directory is one that another local user owns or can write, and so
 	// could have planted sessions in or could read what is saved there.
@@ -79,8 +85,8 @@ func (r Record) Expired(now time.Time) bool {
 //
 // Implementations must be safe for concurrent use. Optional powers are
 // separate interfaces ([Sweeper], [Updater], [Ranger], [ExpiredRanger],
-// [UserIndexer], [Sealer] and io.Closer) that the engine and tools discover
-// by type assertion, as database/sql/driver does.
+// [UserIndexer], [Counter], [Sealer] and io.Closer) that the engine and
+// tools discover with [As], which looks through wrappers ([Wrapper]).
 type Store interface {
 	// Load returns the record stored under key. It returns an error that
 	// wraps ErrNotFound when the key is missing or its record has expired.
@@ -177,4 +183,53 @@ type Sealer interface {
 	// Seal returns the cookie value that carries rec, at most maxLen bytes
 	// long, or an error wrapping ErrCookieTooLarge.
 	Seal(rec Record, maxLen int) (string, error)
+}
+
+// MaxUserIDLen is the longest Record.UserID a store accepts, in bytes.
+const MaxUserIDLen = 1 << 10
+
+// CheckUserID returns an error wrapping ErrUserIDTooLong when uid is longer
+// than MaxUserIDLen. Stores call it in Save and Update before writing.
+func CheckUserID(uid string) error {
+	if len(uid) > MaxUserIDLen {
+		return fmt.Errorf("%w: %d bytes", ErrUserIDTooLong, len(uid))
+	}
+	return nil
+}
+
+// Counter is an optional interface for stores that can tell how many
+// records they hold without reading them.
+type Counter interface {
+	// Count returns how many records the store holds, expired ones
+	// included until a sweep removes them. Records saved or deleted
+	// meanwhile may or may not be counted.
+	Count(ctx context.Context) (int, error)
+}
+
+// Wrapper is implemented by a store that keeps its records in another
+// store, such as a cache in front of it (package cachestore).
+type Wrapper interface {
+	// Unwrap returns the store this one keeps its records in.
+	Unwrap() Store
+}
+
+// As reports whether store has the optional capability T (Sweeper,
+// Updater, Ranger, ExpiredRanger, UserIndexer, Counter, ...) and returns
+// it. Discover capabilities with As rather than a type assertion: a store
+// that wraps another (Wrapper) has a capability only when the store it
+// wraps has it too, all the way down, as errors.As looks through wrapped
+// errors. A wrapper's method for a capability its backing store lacks
+// returns an error wrapping ErrNotSupported.
+func As[T any](store Store) (T, bool) {
+	var zero T
+	c, ok := store.(T)
+	if !ok {
+		return zero, false
+	}
+	if w, ok := store.(Wrapper); ok {
+		if _, ok := As[T](w.Unwrap()); !ok {
+			return zero, false
+		}
+	}
+	return c, true
 }

@@ -103,7 +103,7 @@ func openCached(open func(e *env) (session.Store, error)) func(e *env) (session.
 type cachedStore struct{ *cachestore.Store }
 
 func (s cachedStore) Close() error {
-	return errors.Join(s.Store.Close(), closeStore(s.Backing()))
+	return errors.Join(s.Store.Close(), closeStore(s.Unwrap()))
 }
 
 // openRedis opens a redisstore on the run's Redis server, through a client

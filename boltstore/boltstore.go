@@ -110,6 +110,7 @@ var (
 	_ session.Ranger        = (*Store)(nil)
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
+	_ session.Counter       = (*Store)(nil)
 )
 
 // Open opens the database file at path, creating it (0600, and its directory
@@ -221,14 +222,11 @@ func wrap(op string, err error) error {
 const headerLen = 8
 
 // maxUserIDLen bounds the owner's user ID.
-const maxUserIDLen = 1 << 10
-
-// ErrUserIDTooLong is returned for a record whose UserID exceeds 1 KiB.
-var ErrUserIDTooLong = errors.New("boltstore: user ID longer than 1 KiB")
+const maxUserIDLen = session.MaxUserIDLen
 
 func encodeValue(rec session.Record) ([]byte, error) {
-	if len(rec.UserID) > maxUserIDLen {
-		return nil, ErrUserIDTooLong
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	v := make([]byte, headerLen, headerLen+binary.MaxVarintLen16+len(rec.UserID)+len(rec.Data))
 	binary.BigEndian.PutUint64(v, expiryNanos(rec.Expires))
@@ -674,6 +672,13 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, wrap("stats", err)
 	}
 	return st, nil
+}
+
+// Count implements session.Counter: the records, expired ones included
+// until swept, as Stats counts them.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	st, err := s.Stats(ctx)
+	return st.Records, err
 }
 
 // userPrefix is the users index prefix of uid.

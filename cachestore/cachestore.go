@@ -63,10 +63,12 @@ type Options struct {
 // New.
 type Store struct {
 	backing session.Store
-	updater session.Updater     // backing as an Updater, or nil
-	sweeper session.Sweeper     // backing as a Sweeper, or nil
-	ranger  session.Ranger      // backing as a Ranger, or nil
-	users   session.UserIndexer // backing as a UserIndexer, or nil
+	updater session.Updater       // backing as an Updater, or nil
+	sweeper session.Sweeper       // backing as a Sweeper, or nil
+	ranger  session.Ranger        // backing as a Ranger, or nil
+	expired session.ExpiredRanger // backing as an ExpiredRanger, or nil
+	users   session.UserIndexer   // backing as a UserIndexer, or nil
+	counter session.Counter       // backing as a Counter, or nil
 
 	cache    *otter.Cache[string, *entry]
 	maxBytes uint64 // the weight bound, 0 when bounded by entries
@@ -79,13 +81,18 @@ type Store struct {
 	warnedTooLarge atomic.Bool // the record-too-large warning is logged once
 }
 
+// The methods of every capability, each forwarding to the backing store or
+// failing with session.ErrNotSupported; session.As tells which ones hold.
 var (
-	_ session.Store       = (*Store)(nil)
-	_ session.Sweeper     = (*Store)(nil)
-	_ session.Updater     = (*Store)(nil)
-	_ session.Ranger      = (*Store)(nil)
-	_ session.UserIndexer = (*Store)(nil)
-	_ io.Closer           = (*Store)(nil)
+	_ session.Store         = (*Store)(nil)
+	_ session.Wrapper       = (*Store)(nil)
+	_ session.Sweeper       = (*Store)(nil)
+	_ session.Updater       = (*Store)(nil)
+	_ session.Ranger        = (*Store)(nil)
+	_ session.ExpiredRanger = (*Store)(nil)
+	_ session.UserIndexer   = (*Store)(nil)
+	_ session.Counter       = (*Store)(nil)
+	_ io.Closer             = (*Store)(nil)
 )
 
 // New returns a Store that caches the records of backing. A nil opts means
@@ -126,10 +133,12 @@ func New(backing session.Store, opts *Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.updater, _ = backing.(session.Updater)
-	s.sweeper, _ = backing.(session.Sweeper)
-	s.ranger, _ = backing.(session.Ranger)
-	s.users, _ = backing.(session.UserIndexer)
+	s.updater, _ = session.As[session.Updater](backing)
+	s.sweeper, _ = session.As[session.Sweeper](backing)
+	s.ranger, _ = session.As[session.Ranger](backing)
+	s.expired, _ = session.As[session.ExpiredRanger](backing)
+	s.users, _ = session.As[session.UserIndexer](backing)
+	s.counter, _ = session.As[session.Counter](backing)
 
 	co := &otter.Options[string, *entry]{
 		ExpiryCalculator: expiryCalculator{s},
@@ -152,9 +161,6 @@ func New(backing session.Store, opts *Options) (*Store, error) {
 	s.cache = cache
 	return s, nil
 }
-
-// Backing returns the backing store.
-func (s *Store) Backing() session.Store { return s.backing }
 
 // Load implements session.Store. It returns the cached record when there is
 // a fresh one (see Options.TTL); otherwise it loads the record from the

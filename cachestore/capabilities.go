@@ -8,23 +8,21 @@ import (
 	"github.com/sessionkv/session"
 )
 
-// Update implements session.Updater.
-//
-// If the backing store implements session.Updater, fn runs inside its
+// Update implements session.Updater: fn runs inside the backing store's
 // atomic update, as often as the backing store calls it; then the cache
 // takes the record the update wrote, or drops the entry if fn returned an
 // expired record. If the update fails, the entry is dropped and the error
-// returned.
+// returned. fn runs under the key's lock and must not call the Store.
 //
-// Otherwise Update loads the record from the backing store, calls fn once
-// and saves or deletes the result, all under the key's lock in this Store:
-// atomic against every write made through this Store, but not against other
-// processes or other users of the backing store.
-//
-// In both cases fn runs under the key's lock and must not call the Store.
+// If the backing store is not an Updater, Update returns an error wrapping
+// session.ErrNotSupported: a read-modify-write here would be atomic only
+// against writes through this Store, not against other processes.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
+	}
+	if s.updater == nil {
+		return notSupported("update", "Updater")
 	}
 	st, err := s.stripes.lock(ctx, key)
 	if err != nil {
@@ -32,12 +30,7 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	}
 	defer s.stripes.unlock(st)
 	synced := s.now()
-	var next session.Record
-	if s.updater != nil {
-		next, err = s.forwardUpdate(ctx, key, fn)
-	} else {
-		next, err = s.emulateUpdate(ctx, key, fn)
-	}
+	next, err := s.forwardUpdate(ctx, key, fn)
 	if err != nil {
 		// The update failed, or fn refused it because the record is not what
 		// it expected (say the session was deleted by another process): the
@@ -47,6 +40,11 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	}
 	s.store(key, next, synced, false)
 	return nil
+}
+
+// notSupported is the error of a capability the backing store lacks.
+func notSupported(op, capability string) error {
+	return fmt.Errorf("cachestore: %s: %w: the backing store does not implement session.%s", op, session.ErrNotSupported, capability)
 }
 
 // errNotCalled reports a backing store whose Update returned success
@@ -86,46 +84,16 @@ func (s *Store) forwardUpdate(ctx context.Context, key string, fn session.Update
 	return last, nil
 }
 
-// emulateUpdate is Update for a backing store that is not an Updater. The
-// key's stripe lock must be held.
-func (s *Store) emulateUpdate(ctx context.Context, key string, fn session.UpdateFunc) (session.Record, error) {
-	cur, err := s.backing.Load(ctx, key)
-	found := err == nil
-	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		return session.Record{}, err
-	}
-	if found && cur.Expired(s.now()) {
-		cur, found = session.Record{}, false
-	}
-	next, err := fn(cur, found)
-	if err != nil {
-		return session.Record{}, err
-	}
-	if next.Expired(s.now()) {
-		return next, s.backing.Delete(ctx, key)
-	}
-	if err := s.backing.Save(ctx, key, next); err != nil {
-		return session.Record{}, err
-	}
-	// fn's data may be cur.Data, which is ours, or a buffer the caller
-	// reuses once Update returns: the cache keeps a copy.
-	if next.Data != nil {
-		next.Data = append([]byte(nil), next.Data...)
-	}
-	return next, nil
-}
-
 // DeleteExpired implements session.Sweeper by forwarding to the backing
-// store's sweep. If the backing store is not a Sweeper it returns 0, nil:
-// expired records are never served from the cache, which drops them by
-// itself, and the backing store must expire its records some other way.
-// The cache itself is not swept: it drops each entry when it expires.
+// store's sweep, or returns an error wrapping session.ErrNotSupported if the
+// backing store is not a Sweeper. The cache itself is not swept: it drops
+// each entry when it expires.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
 	}
 	if s.sweeper == nil {
-		return 0, nil
+		return 0, notSupported("delete expired", "Sweeper")
 	}
 	return s.sweeper.DeleteExpired(ctx)
 }
@@ -138,10 +106,40 @@ func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Recor
 		return err
 	}
 	if s.ranger == nil {
-		return fmt.Errorf("cachestore: range: %w: the backing store does not implement session.Ranger", session.ErrNotSupported)
+		return notSupported("range", "Ranger")
 	}
 	return s.ranger.Range(ctx, fn)
 }
+
+// RangeExpired implements session.ExpiredRanger by forwarding to the
+// backing store; the cache is neither read nor filled. If the backing store
+// is not an ExpiredRanger it returns an error wrapping
+// session.ErrNotSupported.
+func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec session.Record) bool) error {
+	if err := s.closed.Check(ctx); err != nil {
+		return err
+	}
+	if s.expired == nil {
+		return notSupported("range expired", "ExpiredRanger")
+	}
+	return s.expired.RangeExpired(ctx, fn)
+}
+
+// Count implements session.Counter by forwarding to the backing store. If
+// the backing store is not a Counter it returns an error wrapping
+// session.ErrNotSupported.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := s.closed.Check(ctx); err != nil {
+		return 0, err
+	}
+	if s.counter == nil {
+		return 0, notSupported("count", "Counter")
+	}
+	return s.counter.Count(ctx)
+}
+
+// Unwrap implements session.Wrapper: it returns the backing store.
+func (s *Store) Unwrap() session.Store { return s.backing }
 
 // UserKeys implements session.UserIndexer by forwarding to the backing
 // store. If the backing store is not a UserIndexer it returns an error
@@ -151,7 +149,7 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 		return nil, err
 	}
 	if s.users == nil {
-		return nil, errNoUserIndex("user keys")
+		return nil, notSupported("user keys", "UserIndexer")
 	}
 	return s.users.UserKeys(ctx, uid)
 }
@@ -167,7 +165,7 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 		return 0, err
 	}
 	if s.users == nil {
-		return 0, errNoUserIndex("delete user")
+		return 0, notSupported("delete user", "UserIndexer")
 	}
 	if err := s.stripes.lockAll(ctx); err != nil {
 		return 0, err
@@ -194,8 +192,4 @@ func (s *Store) dropUser(uid string) {
 			s.cache.Invalidate(k)
 		}
 	}
-}
-
-func errNoUserIndex(op string) error {
-	return fmt.Errorf("cachestore: %s: %w: the backing store does not implement session.UserIndexer", op, session.ErrNotSupported)
 }

@@ -35,25 +35,25 @@
 //
 // # Optional capabilities
 //
-// A Store implements session.Sweeper, session.Updater, session.Ranger and
-// session.UserIndexer whatever the backing store implements, since Go's
-// method sets are static. Each forwards to the backing store when it has the
-// capability:
+// A Store has exactly the optional capabilities of its backing store. Go's
+// method sets are static, so it has the methods of session.Sweeper,
+// session.Updater, session.Ranger, session.ExpiredRanger,
+// session.UserIndexer and session.Counter whatever it wraps; it also
+// implements session.Wrapper, so session.As, which the engine and the
+// sessionctl tool use, finds a capability only where the backing store has
+// it. Where it does, the method forwards to the backing store; where it
+// does not, the method returns an error wrapping session.ErrNotSupported,
+// never a weaker stand-in:
 //
 //   - Update runs inside the backing store's atomic Update, then the cache
 //     takes the record the update wrote, or drops the entry if the update
-//     removed the session. Without a backing Updater, Update loads, calls
-//     the function and saves under a per-key lock of this Store: it is then
-//     atomic only against writes made through this Store, not against other
-//     processes or other users of the backing store.
-//   - DeleteExpired forwards to the backing store's sweep. Without a backing
-//     Sweeper it returns 0, nil: the cache never serves an expired record
-//     anyway, and the backing store must expire records some other way.
-//   - Range and UserKeys forward without touching the cache. Without the
-//     capability they return an error wrapping session.ErrNotSupported.
+//     removed the session.
+//   - DeleteExpired forwards to the backing store's sweep; the cache itself
+//     drops each entry when it expires.
+//   - Range, RangeExpired, UserKeys and Count forward without touching the
+//     cache.
 //   - DeleteUser forwards, then drops the cached records of the user (the
-//     keys come from the backing store's index). Without a backing
-//     UserIndexer it returns an error wrapping session.ErrNotSupported.
+//     keys come from the backing store's index).
 //
 // # Concurrency
 //

@@ -65,26 +65,6 @@ func (c *countingStore) Update(ctx context.Context, key string, fn session.Updat
 // bareStore hides every optional capability of the store it holds.
 type bareStore struct{ session.Store }
 
-// coreView shows storetest only the capabilities a cachestore over a bare
-// store really has: Store, Updater (emulated) and io.Closer.
-type coreView struct{ s *cachestore.Store }
-
-func (v coreView) Load(ctx context.Context, key string) (session.Record, error) {
-	return v.s.Load(ctx, key)
-}
-
-func (v coreView) Save(ctx context.Context, key string, rec session.Record) error {
-	return v.s.Save(ctx, key, rec)
-}
-
-func (v coreView) Delete(ctx context.Context, key string) error { return v.s.Delete(ctx, key) }
-
-func (v coreView) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
-	return v.s.Update(ctx, key, fn)
-}
-
-func (v coreView) Close() error { return v.s.Close() }
-
 // newCache wraps backing in a Store closed at the end of the test.
 func newCache(t testing.TB, backing session.Store, opts *cachestore.Options) *cachestore.Store {
 	t.Helper()

@@ -20,13 +20,6 @@ const (
 	lockGrace    = 2 * time.Second
 )
 
-// indexedStore hides the backing store's Updater, so that Update runs its
-// function under the cache's own lock, and keeps its user index.
-type indexedStore struct {
-	session.Store
-	session.UserIndexer
-}
-
 // TestStore_StripeWaitEndsWithContext: while an Update holds a key's write
 // lock (its function blocks), Save, Delete and Update of the key, and
 // DeleteUser, which takes every write lock, give up when their context
@@ -34,7 +27,7 @@ type indexedStore struct {
 // anything, and the store works once the Update is done.
 func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	backing := memstore.New()
-	s := newCache(t, indexedStore{backing, backing}, nil)
+	s := newCache(t, backing, nil)
 	k, other := storetest.Key("busy"), storetest.Key("other")
 	mustSave(t, s, k, session.Record{Data: []byte("before"), Expires: live(), UserID: "alice"})
 	mustSave(t, s, other, session.Record{Data: []byte("other"), Expires: live(), UserID: "alice"})

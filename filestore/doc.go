@@ -44,7 +44,7 @@
 // hex digits, holding one empty marker file per store key. The empty user
 // ID means a session without an owner and is not indexed: UserKeys("")
 // returns no keys and DeleteUser("") deletes nothing. A UserID longer than
-// 1 KiB is refused by Save and Update with ErrUserIDTooLong before anything
+// 1 KiB is refused by Save and Update with session.ErrUserIDTooLong before anything
 // is touched.
 //
 // The index keeps one invariant: whenever a session file holds user ID U,

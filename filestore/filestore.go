@@ -111,13 +111,15 @@ var (
 	_ session.Ranger        = (*Store)(nil)
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
+	_ session.Counter       = (*Store)(nil)
 	_ io.Closer             = (*Store)(nil)
 )
 
 // New opens the store kept in dir, creating the directory (mode 0700, with
 // missing parents) if it does not exist. An empty dir means the
 // SESSION_FILE_PATH environment variable or, if that is empty too, a
-// "sessionkv" directory in os.TempDir(). A nil opts means the defaults.
+// directory of the current user in os.TempDir() ("sessionkv-" and the user
+// ID on Unix). A nil opts means the defaults.
 //
 // New fails if dir cannot be created, is not a directory, or is not
 // writable. It also fails, with an error wrapping session.ErrUnsafeLocation,
@@ -227,19 +229,10 @@ func checkKey(key string) error {
 	return nil
 }
 
-// isKey reports whether key is exactly 64 lowercase hexadecimal characters,
-// the only names the store builds paths from.
-func isKey(key string) bool {
-	if len(key) != keyLen {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if unhex(key[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
+// isKey reports whether key is a store key (session.ValidStoreKey): 64
+// lowercase hexadecimal characters, the only names the store builds paths
+// from.
+func isKey(key string) bool { return session.ValidStoreKey(key) }
 
 func unhex(c byte) int {
 	switch {
@@ -303,7 +296,7 @@ func (s *Store) read(ctx context.Context, path string) (rec session.Record, foun
 // Save implements session.Store. It holds the shard's lock while it reads
 // the previous owner from the current file's header, writes the record, and
 // moves the key's marker in the user index. A UserID longer than 1 KiB is
-// refused with ErrUserIDTooLong.
+// refused with session.ErrUserIDTooLong.
 func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
@@ -311,8 +304,8 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if err := checkUserID(rec.UserID); err != nil {
-		return err
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return fmt.Errorf("filestore: save: %w", err)
 	}
 	sh := s.shardOf(key)
 	if err := s.lock(ctx, sh); err != nil {
@@ -320,15 +313,6 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	}
 	defer s.unlock(sh)
 	return s.replace(sh, key, rec, s.owner(sh, key))
-}
-
-// checkUserID returns an error wrapping ErrUserIDTooLong for a user ID the
-// file format cannot hold. It never echoes the ID.
-func checkUserID(uid string) error {
-	if len(uid) > maxUserIDLen {
-		return fmt.Errorf("%w: %d bytes", ErrUserIDTooLong, len(uid))
-	}
-	return nil
 }
 
 // owner returns the user ID in the header of key's current file: "" if the
@@ -350,8 +334,8 @@ func (s *Store) owner(sh *shard, key string) string {
 // markers at worst, never a record without its marker. The shard's lock
 // must be held.
 func (s *Store) replace(sh *shard, key string, rec session.Record, old string) error {
-	if err := checkUserID(rec.UserID); err != nil {
-		return err
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return fmt.Errorf("filestore: %w", err)
 	}
 	created, replaced := false, false
 	var err error
@@ -427,7 +411,7 @@ func (s *Store) remove(sh *shard, key, owner string) error {
 // therefore not call the store. A corrupt file is passed to fn as not
 // found. A returned record that is already expired removes the file and its
 // marker; otherwise the marker moves if the owner changed, as in Save. A
-// returned UserID longer than 1 KiB fails with ErrUserIDTooLong and leaves
+// returned UserID longer than 1 KiB fails with session.ErrUserIDTooLong and leaves
 // the store unchanged.
 func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {

@@ -42,15 +42,12 @@ const (
 	// maxDataLen is the largest record the length field can describe.
 	maxDataLen = math.MaxUint32
 
-	// maxUserIDLen is the longest user ID a record may carry, so that a
+	// maxUserIDLen is the longest user ID a record may carry
+	// (session.MaxUserIDLen), so that a
 	// hostile value cannot blow up files, and the most a header makes a
 	// reader fetch before its checksum is verified.
-	maxUserIDLen = 1 << 10
+	maxUserIDLen = session.MaxUserIDLen
 )
-
-// ErrUserIDTooLong is returned by Save and Update for a record whose UserID
-// is longer than 1 KiB. Nothing is written for such a record.
-var ErrUserIDTooLong = errors.New("filestore: user ID longer than 1 KiB")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -264,7 +264,7 @@ func TestUserIndex_UserIDTooLong(t *testing.T) {
 	over := limit + "/"
 	check := func(op string, err error) {
 		t.Helper()
-		if !errors.Is(err, ErrUserIDTooLong) || !strings.HasPrefix(err.Error(), "filestore: ") {
+		if !errors.Is(err, session.ErrUserIDTooLong) || !strings.HasPrefix(err.Error(), "filestore: ") {
 			t.Errorf("%s = %v, want ErrUserIDTooLong", op, err)
 		}
 		if err != nil && len(err.Error()) > 100 {
@@ -325,7 +325,7 @@ func TestUserIndex_HostileUserIDs(t *testing.T) {
 	}
 	tooLong := strings.Repeat("../", 3414) // 10 KB
 	err = s.Save(ctx, storetest.Key("too-long"), session.Record{Data: []byte("x"), Expires: live, UserID: tooLong})
-	if !errors.Is(err, ErrUserIDTooLong) || strings.Contains(err.Error(), "../") {
+	if !errors.Is(err, session.ErrUserIDTooLong) || strings.Contains(err.Error(), "../") {
 		t.Errorf("Save of a 10 KB user ID = %.80v", err)
 	}
 	if keys, err := s.UserKeys(ctx, tooLong); err != nil || len(keys) != 0 {

@@ -24,6 +24,32 @@ func (s *Store) RangeExpired(ctx context.Context, fn func(key string, rec sessio
 	return s.rangeRecords(ctx, true, fn)
 }
 
+// Count implements session.Counter: it counts the session files, expired
+// ones included until a sweep removes them, by listing the shard
+// directories, without reading any file.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		if err := s.closed.Check(ctx); err != nil {
+			return n, err
+		}
+		entries, err := os.ReadDir(sh.dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("filestore: count: %w", err)
+		}
+		for _, e := range entries {
+			if name := e.Name(); e.Type().IsRegular() && isKey(name) && name[:2] == sh.name {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 // rangeRecords calls fn for the live records, or the expired ones.
 func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key string, rec session.Record) bool) error {
 	for i := range s.shards {

@@ -66,6 +66,7 @@ var (
 	_ session.Ranger        = (*Store)(nil)
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
+	_ session.Counter       = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -138,9 +139,12 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return fmt.Errorf("memstore: save: %w", err)
+	}
 	rec.Data = clone(rec.Data)
 	sh := s.shard(key)
-	if err := sh.lockWrites(ctx); err != nil {
+	if err := s.lockWrites(ctx, sh); err != nil {
 		return err
 	}
 	sh.mu.Lock()
@@ -238,6 +242,9 @@ func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) e
 	if err != nil {
 		return err
 	}
+	if err := session.CheckUserID(next.UserID); err != nil {
+		return fmt.Errorf("memstore: update: %w", err)
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if next.Expired(s.now()) {
@@ -328,6 +335,14 @@ func (s *Store) Len() int {
 		sh.mu.RUnlock()
 	}
 	return n
+}
+
+// Count implements session.Counter: it returns Len.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := s.closed.Check(ctx); err != nil {
+		return 0, err
+	}
+	return s.Len(), nil
 }
 
 // Close drops every record, once the writes in progress (an Update's

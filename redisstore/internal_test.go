@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestValue_RoundTrip(t *testing.T) {
 			t.Errorf("ownerOf/writeID of %+v wrong", rec)
 		}
 	}
-	if _, err := encodeValue(session.Record{UserID: string(make([]byte, maxUserIDLen+1))}, 1); err != ErrUserIDTooLong {
+	if _, err := encodeValue(session.Record{UserID: string(make([]byte, maxUserIDLen+1))}, 1); !errors.Is(err, session.ErrUserIDTooLong) {
 		t.Errorf("encodeValue with a long user ID = %v", err)
 	}
 }

@@ -583,7 +583,7 @@ func TestSave_RejectsLongUserID(t *testing.T) {
 	defer c.Close()
 	s := newStore(t, c, nil)
 	err := s.Save(ctx(t), storetest.Key("x"), session.Record{Expires: live(), UserID: string(bytes.Repeat([]byte("u"), 2000))})
-	if !errors.Is(err, redisstore.ErrUserIDTooLong) {
+	if !errors.Is(err, session.ErrUserIDTooLong) {
 		t.Errorf("Save with a 2000-byte user ID = %v, want ErrUserIDTooLong", err)
 	}
 }

@@ -2,7 +2,7 @@ package redisstore
 
 import (
 	"encoding/binary"
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -29,10 +29,7 @@ const (
 )
 
 // maxUserIDLen bounds the owner's user ID.
-const maxUserIDLen = 1 << 10
-
-// ErrUserIDTooLong is returned for a record whose UserID exceeds 1 KiB.
-var ErrUserIDTooLong = errors.New("redisstore: user ID longer than 1 KiB")
+const maxUserIDLen = session.MaxUserIDLen
 
 // newToken returns a write token. Tokens only need to be unique, not
 // secret: a collision within one key's history (2^-64 per write) is the
@@ -41,8 +38,8 @@ func newToken() uint64 { return rand.Uint64() }
 
 // encodeValue returns the envelope of rec written with token.
 func encodeValue(rec session.Record, token uint64) ([]byte, error) {
-	if len(rec.UserID) > maxUserIDLen {
-		return nil, ErrUserIDTooLong
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	v := make([]byte, headerLen, headerLen+len(rec.UserID)+len(rec.Data))
 	v[0] = formatV1

@@ -8,9 +8,11 @@
 //
 // The suite checks the Store contract (round trip, overwrite, delete, expiry
 // honoured on load, data isolation, context cancellation, concurrent use) and
-// each optional capability the store implements: session.Sweeper,
-// session.Updater, session.Ranger, session.ExpiredRanger,
-// session.UserIndexer and io.Closer. Run it with -race.
+// each optional capability the store has (as session.As finds it):
+// session.Sweeper, session.Updater, session.Ranger, session.ExpiredRanger,
+// session.UserIndexer, session.Counter and io.Closer. It also checks that
+// user IDs longer than session.MaxUserIDLen are refused with
+// session.ErrUserIDTooLong. Run it with -race.
 //
 // Run may be called from parallel tests; each subtest uses a store of its
 // own. The suite keeps no state, so a crash loses nothing of its own.
@@ -63,6 +65,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Ranger", testRanger},
 		{"UserIndexer", testUserIndex},
 		{"ExpiredRanger", testExpiredRanger},
+		{"Counter", testCounter},
+		{"UserIDLimit", testUserIDLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -241,7 +245,7 @@ func testCanceled(t *testing.T, s session.Store) {
 // goroutine wrote.
 func testConcurrent(t *testing.T, s session.Store) {
 	const workers, ops, keys = 16, 60, 4
-	u, isUpdater := s.(session.Updater)
+	u, isUpdater := session.As[session.Updater](s)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -345,7 +349,7 @@ func testEngine(t *testing.T, s session.Store) {
 }
 
 func testSweeper(t *testing.T, s session.Store) {
-	sw, ok := s.(session.Sweeper)
+	sw, ok := session.As[session.Sweeper](s)
 	if !ok {
 		t.Skip("store does not implement session.Sweeper")
 	}
@@ -372,7 +376,7 @@ func testSweeper(t *testing.T, s session.Store) {
 }
 
 func testUpdater(t *testing.T, s session.Store) {
-	u, ok := s.(session.Updater)
+	u, ok := session.As[session.Updater](s)
 	if !ok {
 		t.Skip("store does not implement session.Updater")
 	}
@@ -435,7 +439,7 @@ func testUpdater(t *testing.T, s session.Store) {
 // testUpdaterConcurrent checks atomicity: concurrent increments through
 // Update must all count.
 func testUpdaterConcurrent(t *testing.T, s session.Store) {
-	u, ok := s.(session.Updater)
+	u, ok := session.As[session.Updater](s)
 	if !ok {
 		t.Skip("store does not implement session.Updater")
 	}
@@ -480,7 +484,7 @@ func testUpdaterConcurrent(t *testing.T, s session.Store) {
 // returns (the engine reuses its buffer) and that returning an expired
 // record removes the session.
 func testUpdaterIsolation(t *testing.T, s session.Store) {
-	u, ok := s.(session.Updater)
+	u, ok := session.As[session.Updater](s)
 	if !ok {
 		t.Skip("store does not implement session.Updater")
 	}
@@ -509,7 +513,7 @@ func testUpdaterIsolation(t *testing.T, s session.Store) {
 }
 
 func testRanger(t *testing.T, s session.Store) {
-	r, ok := s.(session.Ranger)
+	r, ok := session.As[session.Ranger](s)
 	if !ok {
 		t.Skip("store does not implement session.Ranger")
 	}
@@ -600,7 +604,7 @@ func keysOf(names ...string) []string {
 // testUserIndex checks the per-user index through Save, Update, Delete,
 // expiry and DeleteUser.
 func testUserIndex(t *testing.T, s session.Store) {
-	u, ok := s.(session.UserIndexer)
+	u, ok := session.As[session.UserIndexer](s)
 	if !ok {
 		t.Skip("store does not implement session.UserIndexer")
 	}
@@ -633,7 +637,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 	if got := sortedKeys(t, u, "bob"); !slices.Equal(got, keysOf("a3", "b1")) {
 		t.Errorf("UserKeys(bob) has %d keys, want a3, b1", len(got))
 	}
-	if up, ok := s.(session.Updater); ok {
+	if up, ok := session.As[session.Updater](s); ok {
 		err := up.Update(ctx(t), Key("a1"), func(cur session.Record, found bool) (session.Record, error) {
 			return session.Record{Data: []byte("a1"), Expires: live(), UserID: "carol"}, nil
 		})
@@ -669,7 +673,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 // testExpiredRanger checks that the expired records not swept yet are
 // listed, and only those.
 func testExpiredRanger(t *testing.T, s session.Store) {
-	r, ok := s.(session.ExpiredRanger)
+	r, ok := session.As[session.ExpiredRanger](s)
 	if !ok {
 		t.Skip("store does not implement session.ExpiredRanger")
 	}
@@ -701,5 +705,70 @@ func testExpiredRanger(t *testing.T, s session.Store) {
 	c := canceled()
 	if err := r.RangeExpired(c, func(string, session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
 		t.Errorf("RangeExpired with a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+func testCounter(t *testing.T, s session.Store) {
+	c, ok := session.As[session.Counter](s)
+	if !ok {
+		t.Skip("not a session.Counter")
+	}
+	count := func() int {
+		t.Helper()
+		n, err := c.Count(ctx(t))
+		if err != nil {
+			t.Fatalf("Count: %v", err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("Count of an empty store = %d", n)
+	}
+	for i := range 5 {
+		mustSave(t, s, Key(fmt.Sprint("count", i)), session.Record{Data: []byte("x"), Expires: live()})
+	}
+	mustSave(t, s, Key("count0"), session.Record{Data: []byte("again"), Expires: live()})
+	if n := count(); n != 5 {
+		t.Errorf("Count after 5 saves (one twice) = %d", n)
+	}
+	if err := s.Delete(ctx(t), Key("count1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 4 {
+		t.Errorf("Count after a delete = %d, want 4", n)
+	}
+	if _, err := c.Count(canceled()); err == nil {
+		t.Error("Count with a canceled context succeeded")
+	}
+}
+
+func testUserIDLimit(t *testing.T, s session.Store) {
+	longest := string(bytes.Repeat([]byte{'u'}, session.MaxUserIDLen))
+	k := Key("longest user")
+	mustSave(t, s, k, session.Record{Data: []byte("x"), Expires: live(), UserID: longest})
+	if got := mustLoad(t, s, k); got.UserID != longest {
+		t.Errorf("a user ID of MaxUserIDLen bytes came back as %d bytes", len(got.UserID))
+	}
+	tooLong := longest + "u"
+	k = Key("too long a user")
+	err := s.Save(ctx(t), k, session.Record{Data: []byte("x"), Expires: live(), UserID: tooLong})
+	if !errors.Is(err, session.ErrUserIDTooLong) {
+		t.Errorf("Save with a user ID of %d bytes = %v, want ErrUserIDTooLong", len(tooLong), err)
+	}
+	wantNotFound(t, s, k)
+	u, ok := session.As[session.Updater](s)
+	if !ok {
+		return
+	}
+	mustSave(t, s, k, session.Record{Data: []byte("before"), Expires: live(), UserID: "alice"})
+	err = u.Update(ctx(t), k, func(cur session.Record, _ bool) (session.Record, error) {
+		cur.UserID = tooLong
+		return cur, nil
+	})
+	if !errors.Is(err, session.ErrUserIDTooLong) {
+		t.Errorf("Update to a user ID of %d bytes = %v, want ErrUserIDTooLong", len(tooLong), err)
+	}
+	if got := mustLoad(t, s, k); string(got.Data) != "before" || got.UserID != "alice" {
+		t.Errorf("a refused Update changed the record to %q of %q", got.Data, got.UserID)
 	}
 }

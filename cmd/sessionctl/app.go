@@ -13,7 +13,6 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
-	"github.com/sessionkv/session/cachestore"
 	"github.com/sessionkv/session/internal/storeconfig"
 )
 
@@ -220,8 +219,12 @@ func (a *app) openSpec(s storeconfig.Spec, mustExist bool) (*storeconfig.Opened,
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := o.Store.(*cachestore.Store); ok {
-		o.Store = c.Backing()
+	for {
+		w, ok := o.Store.(session.Wrapper)
+		if !ok {
+			break
+		}
+		o.Store = w.Unwrap()
 	}
 	return o, nil
 }
@@ -250,20 +253,21 @@ func closeStore(o *storeconfig.Opened, err *error) {
 	}
 }
 
-// newEngine returns an engine over st for decoding and per-user
-// operations. It never sweeps in the background: a command does only what
-// it is asked.
-func (a *app) newEngine(st session.Store, codec session.Codec) (*session.Engine, error) {
+// newEngine returns an engine over st for the per-user operations. It
+// never sweeps in the background: a command does only what it is asked.
+func (a *app) newEngine(st session.Store) (*session.Engine, error) {
 	opts := session.DefaultOptions()
 	opts.SweepInterval = -1
 	opts.Logger = a.log
-	opts.Codec = codec
 	return session.New(st, opts)
 }
 
 // printJSON writes v as one indented JSON document.
 func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = a.stdout.Write(append(escapeJSON(b), '\n'))
+	return err
 }

@@ -44,7 +44,7 @@ func runClear(ctx context.Context, a *app, args []string) (err error) {
 	}
 	defer closeStore(o, &err)
 	res := clearResult{Store: o.Spec.String()}
-	sw, ok := o.Store.(session.Sweeper)
+	sw, ok := session.As[session.Sweeper](o.Store)
 	if ok {
 		bar := a.spinner("deleting expired sessions")
 		res.Deleted, err = sw.DeleteExpired(ctx)
@@ -62,6 +62,6 @@ func runClear(ctx context.Context, a *app, args []string) (err error) {
 	if res.Note != "" {
 		note = " (" + res.Note + ")"
 	}
-	_, err = fmt.Fprintf(a.stdout, "deleted %d expired sessions from %s%s\n", res.Deleted, printable(res.Store), note)
+	_, err = fmt.Fprintf(a.stdout, "deleted %s from %s%s\n", plural(res.Deleted, "expired session"), printable(res.Store), note)
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,6 +103,38 @@ func TestShow_MalformedKeyIsAUsageErrorOnEveryStore(t *testing.T) {
 	for _, store := range []string{"bolt:" + bolt, "file:" + dir, "memory:"} {
 		for _, key := range []string{"nothex", strings.Repeat("A", 64), strings.Repeat("a", 63), "../../etc/passwd"} {
 			fails(t, nil, exitUsage, "not a store key", "show", "--store", store, key)
+		}
+	}
+}
+
+func TestEscapeJSON_KeepsTheDocumentAndHidesNothing(t *testing.T) {
+	in := map[string]string{"c1": "a\u009b2J", "bidi": "\u202etxt", "emoji": "🙂", "plain": "Zoë 東京", "tag": "\U000e0041"}
+	b, err := json.MarshalIndent(in, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := escapeJSON(b)
+	if hasRawControl(string(out)) || strings.ContainsRune(string(out), 0xe0041) {
+		t.Errorf("escapeJSON left raw controls: %q", out)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("escapeJSON broke the document: %v\n%s", err, out)
+	}
+	for k, v := range in {
+		if back[k] != v {
+			t.Errorf("%s: %q came back as %q", k, v, back[k])
+		}
+	}
+	if !strings.Contains(string(out), "🙂") || !strings.Contains(string(out), "東京") {
+		t.Errorf("escapeJSON escaped printable text: %s", out)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 sessions", 1: "1 session", 2: "2 sessions"} {
+		if got := plural(n, "session"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

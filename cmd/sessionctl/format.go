@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -51,6 +52,15 @@ func humanExpiry(t, now time.Time) string {
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), when)
 }
 
+// plural returns n and noun, with an s unless n is 1: "1 session",
+// "2 sessions", "0 sessions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // printable returns s as it is when every character in it prints as
 // itself, and otherwise s quoted with Go's escapes ("\x1b[2J", "a\nb",
 // "\u202e"). Session data is client-influenced: a user ID or a key read
@@ -64,4 +74,36 @@ func printable(s string) string {
 		}
 	}
 	return s
+}
+
+// escapeJSON rewrites, in JSON that encoding/json wrote, every character
+// that does not print as itself (C1 controls such as U+009B, bidirectional
+// overrides such as U+202E, other format characters) as a \u escape.
+// encoding/json leaves those raw, and they would reach the operator's
+// terminal; the result is the same JSON document.
+func escapeJSON(b []byte) []byte {
+	clean := true
+	for _, r := range string(b) {
+		if r != '\n' && !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for _, r := range string(b) {
+		if r == '\n' || unicode.IsPrint(r) {
+			out = utf8.AppendRune(out, r)
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+			continue
+		}
+		out = fmt.Appendf(out, `\u%04x`, r)
+	}
+	return out
 }

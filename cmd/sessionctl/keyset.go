@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/hex"
 	"time"
+
+	"github.com/sessionkv/session"
 )
 
 // keySet remembers the keys migrate copied, with their expiry, for the
@@ -26,7 +28,7 @@ type otherKey struct {
 
 func (s *keySet) add(key string, expires time.Time) {
 	exp := expires.Unix()
-	if isStoreKey(key) {
+	if session.ValidStoreKey(key) {
 		var p packedKey
 		if _, err := hex.Decode(p.sum[:], []byte(key)); err == nil {
 			p.expires = exp

@@ -75,7 +75,7 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 		return err
 	}
 	defer closeStore(o, &err)
-	er, canList := o.Store.(session.ExpiredRanger)
+	er, canList := session.As[session.ExpiredRanger](o.Store)
 	if *f.expired && !canList {
 		return a.lsExpired(ctx, o)
 	}
@@ -174,7 +174,7 @@ func emitRows(rows []sessionRow, limit int, row func(sessionRow) error) (truncat
 // key order. It returns an error wrapping session.ErrNotSupported when the
 // store has no index.
 func (a *app) userRows(ctx context.Context, st session.Store, uid string) ([]sessionRow, error) {
-	e, err := a.newEngine(st, nil)
+	e, err := a.newEngine(st)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (a *app) userRows(ctx context.Context, st session.Store, uid string) ([]ses
 // scan calls fn for each live record of st, with a progress bar counting
 // towards the store's record count, until fn returns false or an error.
 func (a *app) scan(ctx context.Context, st session.Store, desc string, fn func(key string, rec session.Record) (bool, error)) error {
-	r, ok := st.(session.Ranger)
+	r, ok := session.As[session.Ranger](st)
 	if !ok {
 		return fmt.Errorf("%w: this store cannot list its sessions", session.ErrNotSupported)
 	}
@@ -235,7 +235,7 @@ func (a *app) lsExpired(ctx context.Context, o *storeconfig.Opened) error {
 		}{o.Spec.String(), []any{}, c.expired(), expiredNote})
 	}
 	if n := c.expired(); n != nil {
-		_, err = fmt.Fprintf(a.stdout, "%d expired sessions wait for a sweep in %s\n(%s)\n", *n, printable(o.Spec.String()), expiredNote)
+		_, err = fmt.Fprintf(a.stdout, "%s wait for a sweep in %s\n(%s)\n", plural(*n, "expired session"), printable(o.Spec.String()), expiredNote)
 		return err
 	}
 	_, err = fmt.Fprintf(a.stdout, "%s cannot count its expired sessions\n(%s)\n", printable(o.Spec.String()), expiredNote)
@@ -274,6 +274,7 @@ func (w *rowWriter) row(r sessionRow) error {
 		if err != nil {
 			return err
 		}
+		b = escapeJSON(b)
 		sep := ","
 		if w.n == 1 {
 			sep = ""
@@ -302,6 +303,6 @@ func (w *rowWriter) end(truncated bool) error {
 	if truncated {
 		more = " (limit reached; more exist)"
 	}
-	_, err := fmt.Fprintf(w.w, "%d sessions%s\n", w.n, more)
+	_, err := fmt.Fprintf(w.w, "%s%s\n", plural(w.n, "session"), more)
 	return err
 }

@@ -60,14 +60,14 @@ func runRevoke(ctx context.Context, a *app, args []string) (err error) {
 	if a.json {
 		return a.printJSON(res)
 	}
-	_, err = fmt.Fprintf(a.stdout, "revoked %d sessions of user %q in %s\n", res.Revoked, *uid, printable(o.Spec.String()))
+	_, err = fmt.Fprintf(a.stdout, "revoked %s of user %q in %s\n", plural(res.Revoked, "session"), *uid, printable(o.Spec.String()))
 	return err
 }
 
 // revokeIndexed deletes uid's sessions through the store's user index. It
 // returns an error wrapping session.ErrNotSupported when there is none.
 func (a *app) revokeIndexed(ctx context.Context, st session.Store, uid string) (int, error) {
-	e, err := a.newEngine(st, nil)
+	e, err := a.newEngine(st)
 	if err != nil {
 		return 0, err
 	}

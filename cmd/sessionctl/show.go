@@ -71,12 +71,7 @@ func runShow(ctx context.Context, a *app, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("load %s: %w", key, err)
 	}
-	e, err := a.newEngine(o.Store, codec)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	res, decodeErr := describe(e, key, rec, time.Now())
+	res, decodeErr := describe(codec, key, rec, time.Now())
 	if err := a.printJSON(res); err != nil {
 		return err
 	}
@@ -92,7 +87,7 @@ func showKey(pos []string, cookie string) (string, error) {
 		return "", usageErrorf("give a KEY or --cookie, not both")
 	case len(pos) == 1 && session.ValidID(pos[0]):
 		return "", usageErrorf("%q is a session ID, not a store key: use --cookie %s", pos[0], pos[0])
-	case len(pos) == 1 && !isStoreKey(pos[0]):
+	case len(pos) == 1 && !session.ValidStoreKey(pos[0]):
 		return "", usageErrorf("%s is not a store key (64 lowercase hexadecimal digits, as ls prints them)", printable(pos[0]))
 	case len(pos) == 1:
 		return pos[0], nil
@@ -116,7 +111,7 @@ func codecOf(name string) (session.Codec, error) {
 
 // describe decodes rec. A record that cannot be decoded is described
 // without its values, and the decoding error returned.
-func describe(e *session.Engine, key string, rec session.Record, now time.Time) (showResult, error) {
+func describe(codec session.Codec, key string, rec session.Record, now time.Time) (showResult, error) {
 	res := showResult{
 		Key:              key,
 		UserID:           rec.UserID,
@@ -124,13 +119,13 @@ func describe(e *session.Engine, key string, rec session.Record, now time.Time) 
 		ExpiresInSeconds: int64(rec.Expires.Sub(now) / time.Second),
 		Size:             len(rec.Data),
 	}
-	d, err := e.Decode(rec)
+	d, err := session.DecodeRecord(rec, codec)
 	if err != nil {
 		res.DecodeError = err.Error()
 		return res, fmt.Errorf("decode %s: %w", key, err)
 	}
 	res.Values = jsonSafe(d.Values).(map[string]any)
-	res.ExpireAtBrowserClose = d.ExpireAtBrowserClose
+	res.ExpireAtBrowserClose = d.BrowserClose
 	res.MaxAgeSeconds = int64(d.MaxAge / time.Second)
 	if !d.ExpiresAt.IsZero() {
 		res.ExpiresAt = &d.ExpiresAt

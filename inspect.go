@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// StoredSession describes one stored session without decoding its data.
-type StoredSession struct {
+// RecordInfo describes one stored record without decoding its data.
+type RecordInfo struct {
 	// Key is the store key: StoreKey of the session ID. The ID itself is
 	// never stored.
 	Key string
@@ -20,8 +20,8 @@ type StoredSession struct {
 	Size int
 }
 
-func storedSession(key string, rec Record) StoredSession {
-	return StoredSession{Key: key, UserID: rec.UserID, Expires: rec.Expires, Size: len(rec.Data)}
+func recordInfo(key string, rec Record) RecordInfo {
+	return RecordInfo{Key: key, UserID: rec.UserID, Expires: rec.Expires, Size: len(rec.Data)}
 }
 
 // Range calls fn for each live session in the store, until fn returns
@@ -30,46 +30,50 @@ func storedSession(key string, rec Record) StoredSession {
 // needed. It returns an error wrapping ErrNotSupported when the store does
 // not implement Ranger.
 func (e *Engine) Range(ctx context.Context, fn func(key string, rec Record) bool) error {
-	r, ok := e.store.(Ranger)
+	r, ok := As[Ranger](e.store)
 	if !ok {
 		return fmt.Errorf("%w: Range needs a store that implements Ranger", ErrNotSupported)
 	}
 	return r.Range(ctx, fn)
 }
 
-// SessionData is a stored session decoded by Decode.
-type SessionData struct {
+// RecordContents is what DecodeRecord finds in a record: the session's
+// values and the expiry choice made for it (none of MaxAge, ExpiresAt and
+// BrowserClose set means the engine's policy).
+type RecordContents struct {
 	// Values are the session's keys and values.
 	Values map[string]any
-	// ExpireAtBrowserClose reports the session's cookie choice, as
-	// Session.ExpireAtBrowserClose would.
-	ExpireAtBrowserClose bool
 	// MaxAge is the custom max age set with SetMaxAge, or 0.
 	MaxAge time.Duration
 	// ExpiresAt is the custom expiry set with SetExpiresAt, or the zero
 	// time.
 	ExpiresAt time.Time
+	// BrowserClose reports that SetExpireAtBrowserClose was chosen.
+	BrowserClose bool
 }
 
-// Decode decodes a record of this engine's store with its codec. A corrupt
+// DecodeRecord decodes a record's data, as a server whose engine uses codec
+// saved it, without an engine: for tools that read a store. A corrupt
 // record gives an error wrapping ErrCorrupt.
-func (e *Engine) Decode(rec Record) (SessionData, error) {
-	values, exp, err := decodeRecord(rec.Data, e.opts.Codec)
+func DecodeRecord(rec Record, codec Codec) (RecordContents, error) {
+	values, exp, err := decodeRecord(rec.Data, codec)
 	if err != nil {
-		return SessionData{}, err
+		return RecordContents{}, err
 	}
-	d := SessionData{Values: values, ExpireAtBrowserClose: e.expireAtBrowserClose(exp)}
+	d := RecordContents{Values: values}
 	switch exp.kind {
 	case expiryMaxAge:
 		d.MaxAge = exp.maxAge
 	case expiryAt:
 		d.ExpiresAt = exp.at
+	case expiryBrowserClose:
+		d.BrowserClose = true
 	}
 	return d, nil
 }
 
 func (e *Engine) userIndexer() (UserIndexer, error) {
-	u, ok := e.store.(UserIndexer)
+	u, ok := As[UserIndexer](e.store)
 	if !ok {
 		return nil, fmt.Errorf("%w: per-user operations need a store that implements UserIndexer", ErrNotSupported)
 	}
@@ -79,7 +83,7 @@ func (e *Engine) userIndexer() (UserIndexer, error) {
 // UserSessions lists the live sessions whose owner (SetUserID) is uid, in
 // O(that user's sessions). It returns an error wrapping ErrNotSupported when
 // the store keeps no user index.
-func (e *Engine) UserSessions(ctx context.Context, uid string) ([]StoredSession, error) {
+func (e *Engine) UserSessions(ctx context.Context, uid string) ([]RecordInfo, error) {
 	u, err := e.userIndexer()
 	if err != nil {
 		return nil, err
@@ -88,7 +92,7 @@ func (e *Engine) UserSessions(ctx context.Context, uid string) ([]StoredSession,
 	if err != nil {
 		return nil, fmt.Errorf("session: user sessions: %w", err)
 	}
-	out := make([]StoredSession, 0, len(keys))
+	out := make([]RecordInfo, 0, len(keys))
 	for _, k := range keys {
 		rec, err := e.store.Load(ctx, k)
 		if errors.Is(err, ErrNotFound) {
@@ -98,7 +102,7 @@ func (e *Engine) UserSessions(ctx context.Context, uid string) ([]StoredSession,
 			return nil, fmt.Errorf("session: user sessions: %w", err)
 		}
 		if rec.UserID == uid {
-			out = append(out, storedSession(k, rec))
+			out = append(out, recordInfo(k, rec))
 		}
 	}
 	return out, nil
