@@ -65,4 +65,4 @@ fuzz ./redisstore FuzzDecodeValue
 step "benchmark suite, smoke mode (not a timing gate)"
 (cd bench && go test -race -count=1 ./...)
 
-step "all checks passed in $((SECONDS - started))s"
+echo; echo "== all checks passed in $((SECONDS - started))s"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,16 +20,20 @@ var compactCommand = &command{
 A bbolt file never shrinks: deleted and expired sessions leave free pages
 that later writes reuse. compact copies the live data into a new file
 next to the old one, then renames it over the old one, and prints the
-size before and after. Run clearsessions first so that expired sessions
+space the file takes on disk before and after (a bbolt file is sparse:
+its apparent size can be many times that). Run clearsessions first so that expired sessions
 are not copied.
 
 The store must be offline: compact holds the file's lock while it works
 and fails at once if a server has the file open. Do not start a server on
-the file until compact has finished. The new file keeps the old one's
-permissions and owner.`,
+the file until compact has finished. Run it as the user who owns the
+store (the server's user, as in the example): the store's location is
+refused to everyone else, root included. The new file keeps the old one's
+permissions and owner. An interrupted run can leave a PATH.compact-*
+file beside the store; remove it.`,
 	example: `
-systemctl stop app && sessionctl clearsessions --store bolt:/var/lib/app/sessions.db \
-  && sessionctl compact --store bolt:/var/lib/app/sessions.db; systemctl start app`,
+systemctl stop app && sudo -u app sessionctl clearsessions --store bolt:/var/lib/app/sessions.db \
+  && sudo -u app sessionctl compact --store bolt:/var/lib/app/sessions.db; systemctl start app`,
 	run: runCompact,
 }
 
@@ -80,7 +83,8 @@ func runCompact(ctx context.Context, a *app, args []string) (err error) {
 }
 
 // compactFile copies src, the open database at path, into a new file and
-// renames that over path. It returns the file's size before and after.
+// renames that over path. It returns the space the file takes on disk
+// before and after.
 func (a *app) compactFile(ctx context.Context, src *bbolt.DB, path string) (before, after int64, err error) {
 	// Replace the file itself, not a symbolic link to it.
 	if path, err = filepath.EvalSymlinks(path); err != nil {
@@ -90,29 +94,34 @@ func (a *app) compactFile(ctx context.Context, src *bbolt.DB, path string) (befo
 	if err != nil {
 		return 0, 0, err
 	}
-	tmp := path + ".compact"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, 0, err // a leftover of an interrupted run: we hold the lock
+	// A new file of a name no one can guess or take first (O_EXCL), which
+	// bbolt uses as it is: the store may sit in a sticky shared directory,
+	// where another user could otherwise create the file bbolt opens by
+	// name and keep a descriptor to the compacted sessions.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".compact-*")
+	if err != nil {
+		return 0, 0, err
 	}
+	tmp := f.Name()
 	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{
 		Timeout:        a.lockWait,
 		NoFreelistSync: true,
 		FreelistType:   bbolt.FreelistMapType,
+		OpenFile:       func(string, int, os.FileMode) (*os.File, error) { return f, nil },
 	})
 	if err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return 0, 0, err
 	}
 	var bar *progress
 	if a.progress {
 		bar = a.counter("compacting", "keys", countKeys(src))
 	}
-	err = copyDB(dst, src, compactTxSize, bar.add)
+	err = copyDB(ctx, dst, src, compactTxSize, bar.add)
 	bar.finish()
 	if cerr := dst.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = ctx.Err() // copyDB does not watch ctx; do not replace the file after SIGINT
 	}
 	if err == nil {
 		err = replaceFile(tmp, path, fi)
@@ -125,7 +134,7 @@ func (a *app) compactFile(ctx context.Context, src *bbolt.DB, path string) (befo
 	if err != nil {
 		return 0, 0, err
 	}
-	return fi.Size(), nfi.Size(), nil
+	return diskSize(fi), diskSize(nfi), nil
 }
 
 // replaceFile gives tmp the mode and owner of old, renames it to path and
@@ -151,13 +160,13 @@ func replaceFile(tmp, path string, old os.FileInfo) error {
 // copyDB copies every bucket, nested bucket, bucket sequence and key of src
 // into the empty dst, as bbolt.Compact does: pages filled completely, a
 // commit every txMaxSize bytes so memory stays flat. It calls step(1) for
-// each key copied.
-func copyDB(dst, src *bbolt.DB, txMaxSize int64, step func(int)) error {
+// each key copied, and stops with ctx's error as soon as ctx ends (Ctrl-C).
+func copyDB(ctx context.Context, dst, src *bbolt.DB, txMaxSize int64, step func(int)) error {
 	tx, err := dst.Begin(true)
 	if err != nil {
 		return err
 	}
-	c := &copier{dst: dst, tx: tx, max: txMaxSize, step: step}
+	c := &copier{ctx: ctx, dst: dst, tx: tx, max: txMaxSize, step: step}
 	defer func() { _ = c.tx.Rollback() }() // a no-op once committed
 	err = src.View(func(stx *bbolt.Tx) error {
 		return stx.ForEach(func(name []byte, b *bbolt.Bucket) error {
@@ -172,6 +181,7 @@ func copyDB(dst, src *bbolt.DB, txMaxSize int64, step func(int)) error {
 
 // copier holds the write transaction of copyDB.
 type copier struct {
+	ctx  context.Context
 	dst  *bbolt.DB
 	tx   *bbolt.Tx
 	size int64 // bytes put in tx so far
@@ -203,6 +213,9 @@ func (c *copier) walk(b *bbolt.Bucket, path [][]byte, k, v []byte, seq uint64) e
 // The slices point into src's read transaction, which outlives every
 // transaction of dst, as bbolt requires of values put.
 func (c *copier) put(path [][]byte, k, v []byte, seq uint64) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
 	sz := int64(len(k) + len(v))
 	if c.max > 0 && c.size+sz > c.max {
 		if err := c.tx.Commit(); err != nil {

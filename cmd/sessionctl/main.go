@@ -61,25 +61,19 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
+
+	"github.com/sessionkv/session/internal/storeconfig"
 )
 
 func main() {
-	// go-redis logs each failed dial on its own; the commands report the
-	// error once, on one line.
-	redis.SetLogger(discardLogger{})
+	storeconfig.QuietRedis()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	tty := term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, tty)
 	stop()
 	os.Exit(code)
 }
-
-// discardLogger drops go-redis's log lines.
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}
 
 // run executes the command line args and returns the exit status. progress
 // enables progress bars on stderr.

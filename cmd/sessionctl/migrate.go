@@ -216,7 +216,7 @@ func (a *app) printMigrate(r migrateResult) error {
 	if a.json {
 		return a.printJSON(r)
 	}
-	fmt.Fprintf(a.stdout, "copied %d sessions from %s to %s\n", r.Copied, printable(r.From), printable(r.To))
+	fmt.Fprintf(a.stdout, "copied %s from %s to %s\n", plural(r.Copied, "session"), printable(r.From), printable(r.To))
 	fmt.Fprintf(a.stdout, "check: %d found in the target, %d expired since the copy, %d missing\n",
 		r.Verified, r.ExpiredSince, r.Missing)
 	for _, k := range r.MissingKeys {

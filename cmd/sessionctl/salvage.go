@@ -103,7 +103,7 @@ func runSalvage(ctx context.Context, a *app, args []string) (err error) {
 		return err
 	}
 	if !res.OK {
-		return &statusError{exitCheck, fmt.Errorf("copied %d sessions to %s; %s", res.Copied, res.To, lostText(res))}
+		return &statusError{exitCheck, fmt.Errorf("copied %s to %s; %s", plural(res.Copied, "session"), res.To, lostText(res))}
 	}
 	return nil
 }
@@ -111,16 +111,16 @@ func runSalvage(ctx context.Context, a *app, args []string) (err error) {
 // lostText says how many sessions were lost.
 func lostText(r salvageResult) string {
 	if r.IndexDamaged {
-		return fmt.Sprintf("at least %d sessions lost (the expiry index is damaged too, so more may be)", r.Lost)
+		return fmt.Sprintf("at least %s lost (the expiry index is damaged too, so more may be)", plural(r.Lost, "session"))
 	}
-	return fmt.Sprintf("%d sessions lost", r.Lost)
+	return plural(r.Lost, "session") + " lost"
 }
 
 func (a *app) printSalvage(r salvageResult) error {
 	if a.json {
 		return a.printJSON(r)
 	}
-	fmt.Fprintf(a.stdout, "copied %d sessions from %s to %s\n", r.Copied, printable(r.From), printable(r.To))
+	fmt.Fprintf(a.stdout, "copied %s from %s to %s\n", plural(r.Copied, "session"), printable(r.From), printable(r.To))
 	fmt.Fprintf(a.stdout, "%s; left out: %d expired, %d malformed, %d not in the expiry index; %d damaged pages skipped\n",
 		lostText(r), r.Expired, r.Malformed, r.Unlisted, r.DamagedPages)
 	for _, p := range r.Problems {

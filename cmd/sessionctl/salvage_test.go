@@ -128,7 +128,7 @@ func TestSalvage_CopiesWhatCanBeReadAndCountsTheLoss(t *testing.T) {
 
 	// The table says the same in words.
 	r = sessionctl(t, nil, "salvage", "--from", "bolt:"+damaged, "--to", "bolt:"+filepath.Join(dir, "again.db"))
-	if r.code != exitCheck || !strings.Contains(r.stdout, fmt.Sprintf("%d sessions lost", res.Lost)) {
+	if r.code != exitCheck || !strings.Contains(r.stdout, plural(res.Lost, "session")+" lost") {
 		t.Errorf("salvage table: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	fails(t, nil, exitUsage, "missing --from", "salvage", "--to", "bolt:"+filepath.Join(dir, "x.db"))

@@ -26,3 +26,13 @@ func syncAll() error {
 	syscall.Sync()
 	return nil
 }
+
+// diskSize returns the bytes fi's file takes on disk: a bbolt file is
+// sparse where its memory map reached past what it wrote, so its apparent
+// size overstates it (a fresh store of 128 KiB "is" 16 MiB).
+func diskSize(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
+}

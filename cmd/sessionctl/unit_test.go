@@ -290,7 +290,7 @@ func TestCopyDB_CopiesNestedBucketsAndSequences(t *testing.T) {
 	}
 	defer dst.Close()
 	steps := 0
-	if err := copyDB(dst, src, 4096, func(n int) { steps += n }); err != nil { // many commits
+	if err := copyDB(context.Background(), dst, src, 4096, func(n int) { steps += n }); err != nil { // many commits
 		t.Fatal(err)
 	}
 	if steps != 502 || countKeys(src) < 502 {
@@ -298,6 +298,23 @@ func TestCopyDB_CopiesNestedBucketsAndSequences(t *testing.T) {
 	}
 	if got, want := dump(t, dst), dump(t, src); got != want {
 		t.Errorf("copy differs:\n%s\nwant\n%s", got[:min(len(got), 500)], want[:min(len(want), 500)])
+	}
+
+	// Ctrl-C stops the copy where it is, not at its end.
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped, err := bbolt.Open(filepath.Join(dir, "stopped.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopped.Close()
+	copied := 0
+	err = copyDB(ctx, stopped, src, 4096, func(n int) {
+		if copied += n; copied == 10 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || copied > 11 {
+		t.Errorf("copyDB canceled after 10 keys = %v after %d keys; want context.Canceled at once", err, copied)
 	}
 }
 

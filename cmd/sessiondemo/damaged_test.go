@@ -21,7 +21,7 @@ func TestDemoMainChild(t *testing.T) {
 	if os.Getenv("SESSIONDEMO_CHILD") == "" {
 		t.Skip("run by TestDemo_DamagedBoltFileExitsWithOneLine")
 	}
-	os.Args = []string{"sessiondemo", "-addr", "127.0.0.1:0"}
+	os.Args = append([]string{"sessiondemo"}, strings.Fields(os.Getenv("SESSIONDEMO_ARGS"))...)
 	main()
 }
 
@@ -66,7 +66,8 @@ func TestDemo_DamagedBoltFileExitsWithOneLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDemoMainChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SESSIONDEMO_CHILD=1", "SESSION_ENGINE=bolt", "SESSION_FILE_PATH="+dir)
+	cmd.Env = append(os.Environ(), "SESSIONDEMO_CHILD=1", "SESSIONDEMO_ARGS=-addr 127.0.0.1:0",
+		"SESSION_ENGINE=bolt", "SESSION_FILE_PATH="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -78,5 +79,34 @@ func TestDemo_DamagedBoltFileExitsWithOneLine(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "sessiondemo: ") ||
 		!strings.Contains(out, path) || !strings.Contains(out, "sessionctl salvage") {
 		t.Errorf("stderr = %q, want one line naming the file and the way out", out)
+	}
+}
+
+func TestDemo_HelpExitsZero(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoMainChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SESSIONDEMO_CHILD=1", "SESSIONDEMO_ARGS=-h")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sessiondemo -h: %v\n%s", err, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "Usage: sessiondemo") || strings.Contains(stderr.String(), "help requested") {
+		t.Errorf("sessiondemo -h printed %q", &stderr)
+	}
+}
+
+func TestDemo_UnreachableRedisIsOneLine(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoMainChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SESSIONDEMO_CHILD=1", "SESSIONDEMO_ARGS=-addr 127.0.0.1:0",
+		"SESSION_ENGINE=redis", "REDIS_URL=redis://127.0.0.1:1/0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("demo with Redis unreachable: %v, want exit status 1\n%s", err, &stderr)
+	}
+	if n := strings.Count(stderr.String(), "\n"); n != 1 {
+		t.Errorf("demo with Redis unreachable printed %d lines, want one:\n%s", n, &stderr)
 	}
 }

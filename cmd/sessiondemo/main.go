@@ -31,9 +31,14 @@ import (
 )
 
 func main() {
+	storeconfig.QuietRedis()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h printed the usage: not a failure
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sessiondemo:", err)
 		os.Exit(1)
 	}

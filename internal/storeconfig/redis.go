@@ -12,6 +12,17 @@ import (
 	"github.com/sessionkv/session/redisstore"
 )
 
+// QuietRedis drops go-redis's own log lines (one per failed dial, from
+// its connection pool) for the whole process: the demo server and the
+// sessionctl tool report a Redis error once, on one line. Call it from
+// main.
+func QuietRedis() { redis.SetLogger(discardLogger{}) }
+
+// discardLogger drops go-redis's log lines.
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
 // prefixParam is the query parameter of a redis URL that sets
 // redisstore.Options.Prefix, for applications that changed it:
 // "redis://127.0.0.1:6379/0?prefix=myapp:". The other parameters are
