@@ -21,5 +21,7 @@ apt_install() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q
-  $sudo apt-get install -y -q "$@"
+  # Only what the tests use: Chromium's recommended packages alone (printing,
+  # desktop integration) take minutes to install.
+  $sudo apt-get install -y -q --no-install-recommends "$@"
 }
