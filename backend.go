@@ -92,7 +92,7 @@ func (b serverBackend) create(ctx context.Context, rec Record) (string, string, 
 // delete that lands between the two is overwritten.
 func (b serverBackend) replace(ctx context.Context, key string, next func(Record) (Record, error)) (string, string, error) {
 	if b.updater != nil {
-		err := b.updater.Update(ctx, key, func(cur Record, found bool) (Record, error) {
+		err := b.updater.UpdateRecord(ctx, key, func(cur Record, found bool) (Record, error) {
 			if !found {
 				return Record{}, ErrSessionInterrupted
 			}
@@ -116,7 +116,7 @@ func (b serverBackend) replace(ctx context.Context, key string, next func(Record
 // atomically (an expired record is invisible to Load), then deletes it.
 func (b serverBackend) retire(ctx context.Context, key string) error {
 	if b.updater != nil {
-		err := b.updater.Update(ctx, key, func(_ Record, found bool) (Record, error) {
+		err := b.updater.UpdateRecord(ctx, key, func(_ Record, found bool) (Record, error) {
 			if !found {
 				return Record{}, ErrSessionInterrupted
 			}

@@ -126,7 +126,7 @@ func (s *mapStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-func (s *mapStore) Update(ctx context.Context, key string, fn UpdateFunc) error {
+func (s *mapStore) UpdateRecord(ctx context.Context, key string, fn UpdateFunc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin(ctx); err != nil {

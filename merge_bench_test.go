@@ -14,7 +14,7 @@ import (
 
 // BenchmarkCommit_MergeVsPlainSave compares committing a 10-key session in
 // which the request changed one key, by merging into the stored record
-// (the engine's commit through the store's atomic Update), with a plain
+// (the engine's commit through the store's atomic UpdateRecord), with a plain
 // whole-record save (encode every value, store.Save), on boltstore and
 // filestore, durable and not. Each iteration is one round of rounds commits
 // of each kind in turn, so load on the machine affects both alike; the

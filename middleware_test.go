@@ -603,7 +603,7 @@ func TestMiddleware_CycleKeyWritesOnce(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	// Load, Save(new), Update(old, expire), Delete(old): nothing more at commit.
+	// Load, Save(new), UpdateRecord(old, expire), Delete(old): nothing more at commit.
 	if calls := env.store.Calls() - before; calls != 4 {
 		t.Errorf("CycleKey request made %d store calls, want 4", calls)
 	}

@@ -48,7 +48,7 @@ var (
 	// per-user operations).
 	ErrNotSupported = errors.New("session: not supported by the store")
 
-	// ErrUserIDTooLong is returned by every store's Save and Update for a
+	// ErrUserIDTooLong is returned by every store's Save and UpdateRecord for a
 	// record whose UserID is longer than MaxUserIDLen, before anything is
 	// written.
 	ErrUserIDTooLong = errors.New("session: user ID longer than 1 KiB")
@@ -116,26 +116,26 @@ type Sweeper interface {
 // atomic read-modify-write. found is false when no live record exists (cur is
 // then the zero Record). cur.Data is only valid during the call and must not
 // be modified: copy what is kept. The store copies the returned Data if it
-// keeps it, so the caller may reuse that slice once Update returns.
+// keeps it, so the caller may reuse that slice once UpdateRecord returns.
 // Returning a record that is already expired, such as the zero Record,
 // removes the session as far as Load is concerned. Returning an error aborts
-// the update, leaves the store unchanged, and makes Update return that
+// the update, leaves the store unchanged, and makes UpdateRecord return that
 // error.
 //
-// A store may call the function more than once for one Update (an optimistic
+// A store may call the function more than once for one UpdateRecord (an optimistic
 // transaction retried, a batch replayed), so it must have no side effects
-// beyond its return values. It never calls the function after Update has
+// beyond its return values. It never calls the function after UpdateRecord has
 // returned, whatever the context: the function may use memory its caller
 // reuses afterwards.
 type UpdateFunc func(cur Record, found bool) (Record, error)
 
 // Updater is an optional interface for stores that can read, modify and write
-// one record atomically: no other Save, Delete or Update of the same key,
+// one record atomically: no other Save, Delete or UpdateRecord of the same key,
 // from this process or another one sharing the store, interleaves with it.
 // The engine commits through it so that a session deleted during a request is
 // not resurrected.
 type Updater interface {
-	Update(ctx context.Context, key string, fn UpdateFunc) error
+	UpdateRecord(ctx context.Context, key string, fn UpdateFunc) error
 }
 
 // ExpiredRanger is an optional interface for stores that keep expired
@@ -158,7 +158,7 @@ type Ranger interface {
 // UserIndexer is an optional interface for stores that index records by
 // their UserID, so that one user's sessions are found and revoked in
 // O(that user's sessions), not by scanning the store. The index is kept
-// atomically with the records by Save, Update and Delete; a store that
+// atomically with the records by Save, UpdateRecord and Delete; a store that
 // sweeps also removes index entries of records that expired.
 type UserIndexer interface {
 	// UserKeys returns the keys of the live records whose UserID is uid, in
@@ -189,7 +189,7 @@ type Sealer interface {
 const MaxUserIDLen = 1 << 10
 
 // CheckUserID returns an error wrapping ErrUserIDTooLong when uid is longer
-// than MaxUserIDLen. Stores call it in Save and Update before writing.
+// than MaxUserIDLen. Stores call it in Save and UpdateRecord before writing.
 func CheckUserID(uid string) error {
 	if len(uid) > MaxUserIDLen {
 		return fmt.Errorf("%w: %d bytes", ErrUserIDTooLong, len(uid))

@@ -449,9 +449,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Update implements session.Updater: fn runs inside the write transaction,
+// UpdateRecord implements session.Updater: fn runs inside the write transaction,
 // so no other write to the store interleaves. fn may run more than once.
-func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}

@@ -209,7 +209,7 @@ func TestUpdate_FailingMemberDoesNotSinkItsGroup(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Update(ctx, storetest.Key(fmt.Sprint(i)), func(session.Record, bool) (session.Record, error) {
+			errs[i] = s.UpdateRecord(ctx, storetest.Key(fmt.Sprint(i)), func(session.Record, bool) (session.Record, error) {
 				if i%4 == 0 {
 					return session.Record{}, boom
 				}

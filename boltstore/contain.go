@@ -88,7 +88,7 @@ func (s *Store) view(op string, fn func(*bbolt.Tx) error) error {
 // committer), unless the store is broken (see view). fn contains its own
 // reads and writes of the database (see contain), so that a panic there
 // fails only fn's call, not its whole group, and so that a caller's
-// function it runs (Update's) is not taken for damage. The committer
+// function it runs (UpdateRecord's) is not taken for damage. The committer
 // contains what panics in bbolt's commit itself.
 func (s *Store) write(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if d := s.broken.Load(); d != nil {

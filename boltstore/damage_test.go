@@ -272,7 +272,7 @@ func exercise(t *testing.T, s *boltstore.Store, st *damageStats) {
 	for i := range 50 {
 		st.check(t, "Save", s.Save(ctx, fixtureName(i), session.Record{Data: []byte("again"), Expires: exp, UserID: "user-x"}))
 		st.check(t, "Delete", s.Delete(ctx, fixtureName(1000+i)))
-		st.check(t, "Update", s.Update(ctx, fixtureName(500+i), func(cur session.Record, found bool) (session.Record, error) {
+		st.check(t, "Update", s.UpdateRecord(ctx, fixtureName(500+i), func(cur session.Record, found bool) (session.Record, error) {
 			cur.Data = append(cur.Data[:len(cur.Data):len(cur.Data)], '!')
 			cur.Expires = exp
 			return cur, nil

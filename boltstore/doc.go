@@ -16,7 +16,7 @@
 //
 // # Group commit
 //
-// Writes (Save, Delete, Update) from concurrent goroutines share one bbolt
+// Writes (Save, Delete, UpdateRecord) from concurrent goroutines share one bbolt
 // write transaction and so one fsync: the first writer to arrive commits at
 // once, with no waiting window, and the writers that arrive while it commits
 // go together in the next transaction. A lone writer therefore pays what a
@@ -47,7 +47,7 @@
 //
 // # Durability
 //
-// By default a Save, Delete or Update returns only after its transaction is
+// By default a Save, Delete or UpdateRecord returns only after its transaction is
 // fsynced: an acknowledged write survives kill -9 and power loss, and the
 // file always opens in a consistent state (bbolt is copy-on-write with two
 // meta pages). With Options.NoSync, commits are not fsynced: a crash of the

@@ -99,9 +99,9 @@ func within[T any](t *testing.T, what string, g *gate, op func() T) T {
 }
 
 // TestStore_SaveLeavesQueueBehindBlockedUpdate: a Save queued behind a
-// commit that does not end (an Update whose function blocks) returns by its
+// commit that does not end (an UpdateRecord whose function blocks) returns by its
 // deadline with the context's error, is never applied, and the store works
-// once the Update is done.
+// once the UpdateRecord is done.
 func TestStore_SaveLeavesQueueBehindBlockedUpdate(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &Options{NoSync: true})
 	if err != nil {
@@ -113,7 +113,7 @@ func TestStore_SaveLeavesQueueBehindBlockedUpdate(t *testing.T) {
 	t.Cleanup(g.release)
 	updated := make(chan error, 1)
 	go func() {
-		updated <- s.Update(context.Background(), "blocked", func(session.Record, bool) (session.Record, error) {
+		updated <- s.UpdateRecord(context.Background(), "blocked", func(session.Record, bool) (session.Record, error) {
 			g.wait()
 			return session.Record{Data: []byte("updated"), Expires: live}, nil
 		})

@@ -50,7 +50,7 @@ func TestStore_DeletePastItsDeadlineIsNotUndoneByTheCache(t *testing.T) {
 	blocker := func(key string) (started, release chan struct{}, done chan error) {
 		started, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
 		go func() {
-			done <- bolt.Update(bg, storetest.Key(key), func(session.Record, bool) (session.Record, error) {
+			done <- bolt.UpdateRecord(bg, storetest.Key(key), func(session.Record, bool) (session.Record, error) {
 				select {
 				case <-started:
 				default:
@@ -135,7 +135,7 @@ func TestStore_NoStripeLeaksUnderRandomDeadlines(t *testing.T) {
 				case 1:
 					_ = s.Delete(ctx, k)
 				case 2:
-					_ = s.Update(ctx, k, func(session.Record, bool) (session.Record, error) {
+					_ = s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) {
 						time.Sleep(time.Duration(rng.IntN(30)) * time.Microsecond)
 						return rec, nil
 					})

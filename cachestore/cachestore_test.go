@@ -53,14 +53,14 @@ func TestConformance_OverBareStore(t *testing.T) {
 
 // TestStore_HasExactlyItsBackingsCapabilities: over a bare store, session.As
 // finds no optional capability and every capability's method fails with
-// ErrNotSupported, Update included (no weaker stand-in); over a store with
+// ErrNotSupported, UpdateRecord included (no weaker stand-in); over a store with
 // them all, As finds each one.
 func TestStore_HasExactlyItsBackingsCapabilities(t *testing.T) {
 	s := newCache(t, bareStore{memstore.New()}, nil)
 	ctx := t.Context()
 	each := func(string, session.Record) bool { return true }
 	for name, err := range map[string]error{
-		"Update": s.Update(ctx, storetest.Key("a"), func(session.Record, bool) (session.Record, error) {
+		"Update": s.UpdateRecord(ctx, storetest.Key("a"), func(session.Record, bool) (session.Record, error) {
 			t.Error("Update called its function over a store that cannot update atomically")
 			return session.Record{}, nil
 		}),
@@ -202,7 +202,7 @@ func TestStore_UpdateRefreshesTheCache(t *testing.T) {
 			k := storetest.Key("a")
 			mustSave(t, s, k, session.Record{Data: []byte("v1"), Expires: live()})
 			buf := []byte("v2, in a buffer the caller reuses")
-			err := s.Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+			err := s.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
 				if !found || string(cur.Data) != "v1" {
 					return session.Record{}, fmt.Errorf("fn got %q, %v", cur.Data, found)
 				}
@@ -218,7 +218,7 @@ func TestStore_UpdateRefreshesTheCache(t *testing.T) {
 			}
 			// An update that keeps the current data (the engine's expiry
 			// refresh returns cur.Data itself) must cache a copy of it.
-			err = s.Update(ctx, k, func(cur session.Record, _ bool) (session.Record, error) {
+			err = s.UpdateRecord(ctx, k, func(cur session.Record, _ bool) (session.Record, error) {
 				return session.Record{Data: cur.Data, Expires: live(), UserID: cur.UserID}, nil
 			})
 			if err != nil {
@@ -230,7 +230,7 @@ func TestStore_UpdateRefreshesTheCache(t *testing.T) {
 			// An aborted update leaves the backing store as it was, and the
 			// next Load reads it again.
 			abort := errors.New("abort")
-			if err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) {
+			if err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) {
 				return session.Record{}, abort
 			}); !errors.Is(err, abort) {
 				t.Fatalf("Update = %v, want the fn's error", err)
@@ -239,7 +239,7 @@ func TestStore_UpdateRefreshesTheCache(t *testing.T) {
 				t.Fatalf("Load after an aborted update = %q", got.Data)
 			}
 			// Returning an expired record removes the session.
-			if err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) {
+			if err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) {
 				return session.Record{}, nil
 			}); err != nil {
 				t.Fatal(err)
@@ -269,7 +269,7 @@ func TestStore_FailedWriteDropsTheEntry(t *testing.T) {
 	if got := mustLoad(t, s, k); string(got.Data) != "v1" {
 		t.Fatalf("Load = %q, want the backing store's v1", got.Data)
 	}
-	if err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) {
+	if err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) {
 		return session.Record{Data: []byte("v3"), Expires: live()}, nil
 	}); !errors.Is(err, errInjected) {
 		t.Fatalf("Update = %v, want the backing store's error", err)

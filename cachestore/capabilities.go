@@ -8,16 +8,16 @@ import (
 	"github.com/sessionkv/session"
 )
 
-// Update implements session.Updater: fn runs inside the backing store's
+// UpdateRecord implements session.Updater: fn runs inside the backing store's
 // atomic update, as often as the backing store calls it; then the cache
 // takes the record the update wrote, or drops the entry if fn returned an
 // expired record. If the update fails, the entry is dropped and the error
 // returned. fn runs under the key's lock and must not call the Store.
 //
-// If the backing store is not an Updater, Update returns an error wrapping
+// If the backing store is not an Updater, UpdateRecord returns an error wrapping
 // session.ErrNotSupported: a read-modify-write here would be atomic only
 // against writes through this Store, not against other processes.
-func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
@@ -47,11 +47,11 @@ func notSupported(op, capability string) error {
 	return fmt.Errorf("cachestore: %s: %w: the backing store does not implement session.%s", op, session.ErrNotSupported, capability)
 }
 
-// errNotCalled reports a backing store whose Update returned success
+// errNotCalled reports a backing store whose UpdateRecord returned success
 // without calling the function.
 var errNotCalled = errors.New("cachestore: the backing store's Update returned without calling the update function")
 
-// forwardUpdate runs fn in the backing store's Update and returns the record
+// forwardUpdate runs fn in the backing store's UpdateRecord and returns the record
 // it wrote, with data of its own: fn's result may alias cur.Data, which is
 // valid only during the call, or a buffer the caller reuses.
 func (s *Store) forwardUpdate(ctx context.Context, key string, fn session.UpdateFunc) (session.Record, error) {
@@ -60,7 +60,7 @@ func (s *Store) forwardUpdate(ctx context.Context, key string, fn session.Update
 		buf    []byte
 		called bool
 	)
-	err := s.updater.Update(ctx, key, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.updater.UpdateRecord(ctx, key, func(cur session.Record, found bool) (session.Record, error) {
 		next, err := fn(cur, found)
 		if err != nil {
 			return next, err

@@ -6,7 +6,7 @@
 // # Basics
 //
 // New wraps a backing store. The cache is write-through: Save, Delete and
-// Update change the backing store first, then the cache (a failed write
+// UpdateRecord change the backing store first, then the cache (a failed write
 // drops the cache entry instead). It is read-through: a Load that misses
 // reads the backing store and keeps the record. A cached record is never
 // returned once its Expires has passed, nor once it is older than
@@ -45,7 +45,7 @@
 // does not, the method returns an error wrapping session.ErrNotSupported,
 // never a weaker stand-in:
 //
-//   - Update runs inside the backing store's atomic Update, then the cache
+//   - UpdateRecord runs inside the backing store's atomic UpdateRecord, then the cache
 //     takes the record the update wrote, or drops the entry if the update
 //     removed the session.
 //   - DeleteExpired forwards to the backing store's sweep; the cache itself
@@ -85,7 +85,7 @@
 // seconds, covers the burst of requests a page load makes (the page, its
 // XHRs, its redirects) while a logout or "log out everywhere" made through
 // another process is seen here within two seconds. Staleness affects reads
-// only: the engine commits through Update, which goes to the backing store,
+// only: the engine commits through UpdateRecord, which goes to the backing store,
 // so a session deleted elsewhere is never brought back (the commit fails
 // with session.ErrSessionInterrupted) and a merge always applies to the
 // current record. A negative TTL serves cached records until they expire or

@@ -55,11 +55,11 @@ func (c *countingStore) Save(ctx context.Context, key string, rec session.Record
 	return c.Store.Save(ctx, key, rec)
 }
 
-func (c *countingStore) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (c *countingStore) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if c.failWrite.Load() {
 		return errInjected
 	}
-	return c.Store.Update(ctx, key, fn)
+	return c.Store.UpdateRecord(ctx, key, fn)
 }
 
 // bareStore hides every optional capability of the store it holds.

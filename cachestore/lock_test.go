@@ -20,11 +20,11 @@ const (
 	lockGrace    = 2 * time.Second
 )
 
-// TestStore_StripeWaitEndsWithContext: while an Update holds a key's write
-// lock (its function blocks), Save, Delete and Update of the key, and
+// TestStore_StripeWaitEndsWithContext: while an UpdateRecord holds a key's write
+// lock (its function blocks), Save, Delete and UpdateRecord of the key, and
 // DeleteUser, which takes every write lock, give up when their context
 // ends, with an error wrapping the context's; none of them changes
-// anything, and the store works once the Update is done.
+// anything, and the store works once the UpdateRecord is done.
 func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	backing := memstore.New()
 	s := newCache(t, backing, nil)
@@ -38,7 +38,7 @@ func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	t.Cleanup(release)
 	updated := make(chan error, 1)
 	go func() {
-		updated <- s.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+		updated <- s.UpdateRecord(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
 			close(entered)
 			<-unblock
 			cur.Data = []byte("updated")
@@ -55,7 +55,7 @@ func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 		{"Save", func(ctx context.Context) error { return s.Save(ctx, k, rec) }},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, k) }},
 		{"Update", func(ctx context.Context) error {
-			return s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
+			return s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
 		}},
 		{"DeleteUser", func(ctx context.Context) error { _, err := s.DeleteUser(ctx, "alice"); return err }},
 	}

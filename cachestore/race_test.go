@@ -30,7 +30,7 @@ func (s slowLoadStore) Load(ctx context.Context, key string) (session.Record, er
 }
 
 // TestStore_LoadRacingWrites_NeverCachesAnOlderRecord runs one writer per
-// key (Save, Update and Delete in turn, each writing a new version) against
+// key (Save, UpdateRecord and Delete in turn, each writing a new version) against
 // readers that keep missing and filling the cache. After each write returns,
 // the cache must hold that write's record or nothing; and a Load must never
 // return a version older than a write that returned before it started.
@@ -94,7 +94,7 @@ func TestStore_LoadRacingWrites_NeverCachesAnOlderRecord(t *testing.T) {
 				case 0:
 					err = s.Save(ctx, key(k), rec)
 				case 1:
-					err = s.Update(ctx, key(k), func(session.Record, bool) (session.Record, error) { return rec, nil })
+					err = s.UpdateRecord(ctx, key(k), func(session.Record, bool) (session.Record, error) { return rec, nil })
 				case 2:
 					err = s.Delete(ctx, key(k))
 					state = -v

@@ -132,7 +132,7 @@ func (c *pausingCtx) Done() <-chan struct{} {
 	return c.Context.Done()
 }
 
-// TestStore_WriteAcrossCloseIsRefused: a Save or Update paused between
+// TestStore_WriteAcrossCloseIsRefused: a Save or UpdateRecord paused between
 // its closed check and its lock wait while Close runs fails with ErrClosed
 // once it gets the lock (lock checks again), unlike memstore.
 func TestStore_WriteAcrossCloseIsRefused(t *testing.T) {
@@ -141,7 +141,7 @@ func TestStore_WriteAcrossCloseIsRefused(t *testing.T) {
 	for name, op := range map[string]func(s *filestore.Store, ctx context.Context) error{
 		"Save": func(s *filestore.Store, ctx context.Context) error { return s.Save(ctx, storetest.Key("Save"), rec) },
 		"Update": func(s *filestore.Store, ctx context.Context) error {
-			return s.Update(ctx, storetest.Key("Update"), func(session.Record, bool) (session.Record, error) { return rec, nil })
+			return s.UpdateRecord(ctx, storetest.Key("Update"), func(session.Record, bool) (session.Record, error) { return rec, nil })
 		},
 	} {
 		s, err := filestore.New(dir, quietOpts())
@@ -203,7 +203,7 @@ func TestStore_NoLockLeaksUnderRandomDeadlines(t *testing.T) {
 				case 2:
 					_ = s.Delete(ctx, k)
 				case 3:
-					_ = s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
+					_ = s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
 				case 4:
 					_, _ = s.DeleteUser(ctx, rec.UserID)
 				case 5:
@@ -221,7 +221,7 @@ func TestStore_NoLockLeaksUnderRandomDeadlines(t *testing.T) {
 		if err := s.Save(ctx, k, session.Record{Data: []byte("final"), Expires: time.Now().Add(time.Hour), UserID: "final"}); err != nil {
 			t.Fatalf("Save after the storm: %v (a leaked stripe or flock?)", err)
 		}
-		if err := stores[1-i%2].Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) { return cur, nil }); err != nil {
+		if err := stores[1-i%2].UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) { return cur, nil }); err != nil {
 			t.Fatalf("Update from the other Store after the storm: %v", err)
 		}
 	}

@@ -44,16 +44,16 @@
 // hex digits, holding one empty marker file per store key. The empty user
 // ID means a session without an owner and is not indexed: UserKeys("")
 // returns no keys and DeleteUser("") deletes nothing. A UserID longer than
-// 1 KiB is refused by Save and Update with session.ErrUserIDTooLong before anything
+// 1 KiB is refused by Save and UpdateRecord with session.ErrUserIDTooLong before anything
 // is touched.
 //
 // The index keeps one invariant: whenever a session file holds user ID U,
 // U's directory holds the marker of its key. The markers of a shard's keys
 // are created and removed only under that shard's lock, which every change
-// to the shard's session files holds too. Save and Update create the new
+// to the shard's session files holds too. Save and UpdateRecord create the new
 // owner's marker (and, unless NoSync is set, fsync its directory) before
 // the new record is renamed into place, and remove the previous owner's
-// marker only after the rename. Delete, an Update to an expired record,
+// marker only after the rename. Delete, an UpdateRecord to an expired record,
 // DeleteUser and the sweeper remove a session's marker only after removing
 // the session. UserKeys, DeleteUser and the sweeper remove any other marker
 // only after reading its record again under the lock and finding it gone,
@@ -88,7 +88,7 @@
 // (live sessions, expired ones not yet swept, and stale markers not yet
 // removed); DeleteUser adds two removals per session and one directory
 // fsync per shard touched. Load and Range read the user ID with the header
-// and do no index work. Save, Update and Delete read the header of the
+// and do no index work. Save, UpdateRecord and Delete read the header of the
 // file they replace, to learn its previous owner; giving a session a new
 // owner creates a marker and fsyncs its directory, and removes the old
 // owner's marker; saving a session again for the same owner costs one
@@ -106,10 +106,10 @@
 // A Store is safe for concurrent use, and any number of Stores, in one
 // process or several, may share a directory. Load, Range and the listing
 // of UserKeys take no lock: rename is atomic, so they see either the
-// previous or the next version of a file. Save, Delete, Update and
+// previous or the next version of a file. Save, Delete, UpdateRecord and
 // DeleteUser take the shard's lock: an in-process mutex, then an exclusive
 // flock(2) on the shard's lock file, which serializes them with every
-// other process using the directory. Update's
+// other process using the directory. UpdateRecord's
 // read-modify-write is therefore atomic across processes. DeleteExpired
 // takes the same lock before removing anything and checks the header again
 // under it, so a session rewritten meanwhile is kept. A wait for either
@@ -126,7 +126,7 @@
 //
 // # Durability
 //
-// By default (Options.NoSync false) Save, Update, Delete and DeleteUser
+// By default (Options.NoSync false) Save, UpdateRecord, Delete and DeleteUser
 // return only once the files and their directory entries have been
 // fsynced. A crash of the
 // process or of the machine (power cut included, on disks that honour

@@ -99,7 +99,7 @@ type hooks struct {
 	// reading a user directory's markers and taking the locks of the stale
 	// ones, with ".users/" and the directory's name.
 	beforeSweepLock func(shard string)
-	// afterWrite runs in Save and Update once the record of key is in
+	// afterWrite runs in Save and UpdateRecord once the record of key is in
 	// place, before the previous owner's marker is removed.
 	afterWrite func(key string)
 }
@@ -405,15 +405,15 @@ func (s *Store) remove(sh *shard, key, owner string) error {
 	return nil
 }
 
-// Update implements session.Updater. fn runs once, under the shard's lock,
-// which excludes every other Save, Delete and Update of the shard from this
+// UpdateRecord implements session.Updater. fn runs once, under the shard's lock,
+// which excludes every other Save, Delete and UpdateRecord of the shard from this
 // process and from every other process sharing the directory; fn must
 // therefore not call the store. A corrupt file is passed to fn as not
 // found. A returned record that is already expired removes the file and its
 // marker; otherwise the marker moves if the owner changed, as in Save. A
 // returned UserID longer than 1 KiB fails with session.ErrUserIDTooLong and leaves
 // the store unchanged.
-func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}

@@ -271,7 +271,7 @@ func TestStore_Closed(t *testing.T) {
 	if err := s.Delete(ctx, k); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Delete after Close = %v", err)
 	}
-	if err := s.Update(ctx, k, func(r session.Record, _ bool) (session.Record, error) { return r, nil }); !errors.Is(err, session.ErrClosed) {
+	if err := s.UpdateRecord(ctx, k, func(r session.Record, _ bool) (session.Record, error) { return r, nil }); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Update after Close = %v", err)
 	}
 	if _, err := s.DeleteExpired(ctx); !errors.Is(err, session.ErrClosed) {
@@ -356,7 +356,7 @@ func TestStore_WriteFailureKeepsPreviousVersion(t *testing.T) {
 			if !errors.Is(err, fail.want) {
 				t.Errorf("Save = %v, does not wrap %v", err, fail.want)
 			}
-			err = s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return next, nil })
+			err = s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return next, nil })
 			if err == nil {
 				t.Fatal("Update succeeded through a failing write")
 			}
@@ -427,7 +427,7 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// TestStore_UpdateToExpiredRemovesFile: an Update that returns an expired
+// TestStore_UpdateToExpiredRemovesFile: an UpdateRecord that returns an expired
 // record, such as the zero Record, leaves nothing for Load or the sweeper.
 func TestStore_UpdateToExpiredRemovesFile(t *testing.T) {
 	s, _ := newTestStore(t, nil)
@@ -436,7 +436,7 @@ func TestStore_UpdateToExpiredRemovesFile(t *testing.T) {
 	if err := s.Save(ctx, k, session.Record{Data: []byte("x"), Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return session.Record{}, nil })
+	err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return session.Record{}, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestStore_RefusesHostileKeys(t *testing.T) {
 			check("Save", s.Save(ctx, key, session.Record{Data: []byte("pwned"), Expires: time.Now().Add(time.Hour)}))
 			check("Delete", s.Delete(ctx, key))
 			called := false
-			check("Update", s.Update(ctx, key, func(session.Record, bool) (session.Record, error) {
+			check("Update", s.UpdateRecord(ctx, key, func(session.Record, bool) (session.Record, error) {
 				called = true
 				return session.Record{Data: []byte("pwned"), Expires: time.Now().Add(time.Hour)}, nil
 			}))
@@ -103,7 +103,7 @@ func TestStore_RefusesHostileKeys(t *testing.T) {
 }
 
 // TestStore_CorruptFilesLoadAsMissing replaces a session file by damaged or
-// foreign content: every case loads as missing with a warning, Update sees
+// foreign content: every case loads as missing with a warning, UpdateRecord sees
 // no record, Range skips it, and nothing panics or allocates the size a
 // hostile header claims.
 func TestStore_CorruptFilesLoadAsMissing(t *testing.T) {
@@ -183,7 +183,7 @@ func TestStore_CorruptFilesLoadAsMissing(t *testing.T) {
 			if !strings.Contains(logs.String(), "corrupt session file") || !strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("no warning logged; logs: %s", logs)
 			}
-			err = s.Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+			err = s.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
 				if found {
 					t.Errorf("Update passed the corrupt file as found: %q", cur.Data)
 				}

@@ -16,7 +16,7 @@ import (
 // The sessions of the multi-process user index test. The parent pins
 // sessions of each of indexUsers that no one else touches; each child saves
 // and deletes fixed sessions, whose owner never changes, moves its moving
-// sessions between all users through Update, and saves sessions for the
+// sessions between all users through UpdateRecord, and saves sessions for the
 // victim, whom the parent keeps deleting.
 const (
 	userChildren   = 3
@@ -104,7 +104,7 @@ func runUserWriter(t *testing.T) {
 
 		m := movingKey(child, i%movingPerChild)
 		next := allIndexUsers[(i+child)%len(allIndexUsers)]
-		err := s.Update(ctx, m, func(session.Record, bool) (session.Record, error) {
+		err := s.UpdateRecord(ctx, m, func(session.Record, bool) (session.Record, error) {
 			if i%5 == 4 {
 				return session.Record{}, nil
 			}

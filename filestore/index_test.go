@@ -133,7 +133,7 @@ func checkShapes(t testing.TB, dir string) {
 }
 
 // TestUserIndex_MarkersFollowRecords moves one session between owners
-// through Save, Update and Delete, checking the index on disk at each step.
+// through Save, UpdateRecord and Delete, checking the index on disk at each step.
 func TestUserIndex_MarkersFollowRecords(t *testing.T) {
 	s, _ := newTestStore(t, nil)
 	ctx := t.Context()
@@ -147,7 +147,7 @@ func TestUserIndex_MarkersFollowRecords(t *testing.T) {
 	}
 	update := func(rec session.Record) {
 		t.Helper()
-		if err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil }); err != nil {
+		if err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,7 +249,7 @@ func TestUserIndex_RangeAndLoadReturnUserID(t *testing.T) {
 	}
 }
 
-// TestUserIndex_UserIDTooLong: Save and Update refuse a user ID over 1 KiB
+// TestUserIndex_UserIDTooLong: Save and UpdateRecord refuse a user ID over 1 KiB
 // without touching the file system or echoing it; 1 KiB exactly is kept.
 func TestUserIndex_UserIDTooLong(t *testing.T) {
 	s, _ := newTestStore(t, nil)
@@ -273,7 +273,7 @@ func TestUserIndex_UserIDTooLong(t *testing.T) {
 	}
 	check("Save", s.Save(ctx, k, session.Record{Data: []byte("y"), Expires: live, UserID: over}))
 	check("Save of a new key", s.Save(ctx, storetest.Key("long-2"), session.Record{Expires: live, UserID: over}))
-	check("Update", s.Update(ctx, k, func(cur session.Record, _ bool) (session.Record, error) {
+	check("Update", s.UpdateRecord(ctx, k, func(cur session.Record, _ bool) (session.Record, error) {
 		cur.UserID = over
 		return cur, nil
 	}))
@@ -635,7 +635,7 @@ func TestUserIndex_WriteFailureDropsNewMarker(t *testing.T) {
 	if err := s.Save(ctx, k, next); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Save = %v, want ENOSPC", err)
 	}
-	if err := s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return next, nil }); !errors.Is(err, syscall.ENOSPC) {
+	if err := s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return next, nil }); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Update = %v, want ENOSPC", err)
 	}
 	if err := s.Save(ctx, fresh, next); !errors.Is(err, syscall.ENOSPC) {

@@ -109,7 +109,7 @@ func TestStore_FileLockWaitEndsWithContext(t *testing.T) {
 			return s.Save(ctx, k, session.Record{Data: []byte("new"), Expires: time.Now().Add(time.Hour)})
 		}},
 		{"Update", func(ctx context.Context) error {
-			return s.Update(ctx, k, func(session.Record, bool) (session.Record, error) {
+			return s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) {
 				return session.Record{Data: []byte("updated"), Expires: time.Now().Add(time.Hour)}, nil
 			})
 		}},
@@ -151,10 +151,10 @@ func TestStore_FileLockWaitEndsWithContext(t *testing.T) {
 	}
 }
 
-// TestStore_StripeWaitEndsWithContext: while an Update of this process
+// TestStore_StripeWaitEndsWithContext: while an UpdateRecord of this process
 // holds a shard (its function blocks), writes to the same shard give up
 // when their context ends, with an error wrapping the context's, and work
-// again once the Update is done.
+// again once the UpdateRecord is done.
 func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	s, _ := newTestStore(t, nil)
 	k := saveOwned(t, s, "busy", "", time.Now().Add(time.Hour))
@@ -164,7 +164,7 @@ func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	started, unblock := make(chan struct{}), make(chan struct{})
 	updated := make(chan error, 1)
 	go func() {
-		updated <- s.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+		updated <- s.UpdateRecord(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
 			close(started)
 			<-unblock
 			return cur, nil
@@ -187,7 +187,7 @@ func TestStore_StripeWaitEndsWithContext(t *testing.T) {
 	}{
 		{"Save", func(ctx context.Context) error { return s.Save(ctx, neighbour, rec) }},
 		{"Update", func(ctx context.Context) error {
-			return s.Update(ctx, neighbour, func(session.Record, bool) (session.Record, error) { return rec, nil })
+			return s.UpdateRecord(ctx, neighbour, func(session.Record, bool) (session.Record, error) { return rec, nil })
 		}},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, k) }},
 	}

@@ -128,7 +128,7 @@ func parseCounter(data []byte) (int, error) {
 	return n, nil
 }
 
-// runCounter increments the shared counters through Update, checks
+// runCounter increments the shared counters through UpdateRecord, checks
 // lock-free loads of the others, and churns its own key.
 func runCounter(t *testing.T) {
 	ctx := t.Context()
@@ -141,7 +141,7 @@ func runCounter(t *testing.T) {
 	live := time.Now().Add(time.Hour)
 	for i := range iters {
 		k := sharedKeys[(child+i)%len(sharedKeys)]
-		err := s.Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+		err := s.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
 			if !found {
 				return session.Record{}, errors.New("shared counter vanished")
 			}
@@ -175,7 +175,7 @@ func runCounter(t *testing.T) {
 }
 
 // TestMultiProcess runs 4 processes incrementing shared counters in one
-// directory through Update while this one reads them without a lock and
+// directory through UpdateRecord while this one reads them without a lock and
 // sweeps: no read is torn and no increment is lost.
 func TestMultiProcess(t *testing.T) {
 	const children, iters = 4, 120
@@ -270,7 +270,7 @@ func versionData(key string, v int) []byte {
 }
 
 // runCrashWriter rewrites crashKeys with durable settings until it is
-// killed, alternating Save and Update, and prints "ready" once each key has
+// killed, alternating Save and UpdateRecord, and prints "ready" once each key has
 // a version.
 func runCrashWriter(t *testing.T) {
 	ctx := t.Context()
@@ -286,7 +286,7 @@ func runCrashWriter(t *testing.T) {
 			if (v+i)%2 == 0 {
 				err = s.Save(ctx, k, rec)
 			} else {
-				err = s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
+				err = s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
 			}
 			if err != nil {
 				t.Fatal(err)

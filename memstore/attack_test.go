@@ -39,11 +39,11 @@ func (c *pausingCtx) Done() <-chan struct{} {
 	return c.Context.Done()
 }
 
-// TestStore_WriteAcrossCloseIsRefused: Save and Update check that the store is
+// TestStore_WriteAcrossCloseIsRefused: Save and UpdateRecord check that the store is
 // open, then wait for the shard's write lock, and do not check again once
 // they have it (the file store does). A write paused between the two while
 // Close runs lands after Close has returned: Save reports success on a
-// closed store, Update runs its function after Close ("once the writes in
+// closed store, UpdateRecord runs its function after Close ("once the writes in
 // progress ... are done"), and the records stay in memory, which Close
 // promises to drop.
 func TestStore_WriteAcrossCloseIsRefused(t *testing.T) {
@@ -51,7 +51,7 @@ func TestStore_WriteAcrossCloseIsRefused(t *testing.T) {
 	ops := map[string]func(s *memstore.Store, ctx context.Context) error{
 		"Save": func(s *memstore.Store, ctx context.Context) error { return s.Save(ctx, storetest.Key("k"), rec) },
 		"Update": func(s *memstore.Store, ctx context.Context) error {
-			return s.Update(ctx, storetest.Key("k"), func(session.Record, bool) (session.Record, error) { return rec, nil })
+			return s.UpdateRecord(ctx, storetest.Key("k"), func(session.Record, bool) (session.Record, error) { return rec, nil })
 		},
 	}
 	for name, op := range ops {
@@ -100,7 +100,7 @@ func TestStore_NoLockLeaksUnderRandomDeadlines(t *testing.T) {
 				case 1:
 					_ = s.Delete(ctx, k)
 				case 2:
-					_ = s.Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+					_ = s.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
 						time.Sleep(time.Duration(rng.IntN(50)) * time.Microsecond)
 						return rec, nil
 					})

@@ -20,10 +20,10 @@ const (
 	lockGrace    = 2 * time.Second
 )
 
-// TestStore_WriteLockWaitEndsWithContext: while an Update's function
+// TestStore_WriteLockWaitEndsWithContext: while an UpdateRecord's function
 // blocks, the writes of its key give up when their context ends, with an
 // error wrapping the context's, and change nothing; a Load does not wait
-// for the function; the store works once the Update is done.
+// for the function; the store works once the UpdateRecord is done.
 func TestStore_WriteLockWaitEndsWithContext(t *testing.T) {
 	s := memstore.New()
 	ctx := context.Background()
@@ -39,7 +39,7 @@ func TestStore_WriteLockWaitEndsWithContext(t *testing.T) {
 	t.Cleanup(release)
 	updated := make(chan error, 1)
 	go func() {
-		updated <- s.Update(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+		updated <- s.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
 			close(entered)
 			<-unblock
 			return session.Record{Data: []byte("updated"), Expires: live, UserID: "alice"}, nil
@@ -63,7 +63,7 @@ func TestStore_WriteLockWaitEndsWithContext(t *testing.T) {
 		{"Save", func(ctx context.Context) error { return s.Save(ctx, k, rec) }, true},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, k) }, true},
 		{"Update", func(ctx context.Context) error {
-			return s.Update(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
+			return s.UpdateRecord(ctx, k, func(session.Record, bool) (session.Record, error) { return rec, nil })
 		}, true},
 		{"DeleteUser", func(ctx context.Context) error { _, err := s.DeleteUser(ctx, "alice"); return err }, true},
 		{"DeleteExpired", func(ctx context.Context) error { _, err := s.DeleteExpired(ctx); return err }, true},

@@ -6,9 +6,9 @@
 //
 // A Store is safe for concurrent use. Records are spread over 64 shards, each
 // with its own locks, so requests for different sessions rarely contend.
-// Writes of a shard (Save, Delete, Update, DeleteExpired, DeleteUser) take
+// Writes of a shard (Save, Delete, UpdateRecord, DeleteExpired, DeleteUser) take
 // its write lock in turn; a write waiting for it gives up when its context
-// ends, with an error wrapping the context's. Update holds the write lock
+// ends, with an error wrapping the context's. UpdateRecord holds the write lock
 // while its function runs, but reads never wait for that function: the
 // shard's map has a lock of its own, held only for a lookup or a change.
 // The per-user index (session.UserIndexer) is updated with the record,
@@ -221,9 +221,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Update implements session.Updater: fn runs once, under the key's shard
+// UpdateRecord implements session.Updater: fn runs once, under the key's shard
 // write lock, which excludes every other write of the shard but no read.
-func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
@@ -345,7 +345,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return s.Len(), nil
 }
 
-// Close drops every record, once the writes in progress (an Update's
+// Close drops every record, once the writes in progress (an UpdateRecord's
 // function included) are done; later calls return session.ErrClosed.
 // Close is idempotent.
 func (s *Store) Close() error {

@@ -89,7 +89,7 @@ func BenchmarkUpdate(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/owner=%t", mode, uid != ""), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					err := s.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+					err := s.UpdateRecord(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
 						if !found {
 							return session.Record{}, session.ErrSessionInterrupted
 						}

@@ -19,7 +19,7 @@
 // Load also checks the expiry against this host's clock, so a record is never
 // returned past its Expires even if the clocks disagree.
 //
-// Update (session.Updater), which the engine commits through, is an
+// UpdateRecord (session.Updater), which the engine commits through, is an
 // optimistic compare-and-set: read the record, call the UpdateFunc, then
 // write with a Lua script that applies the new value only if the record is
 // still the one that was read (each write carries a fresh random token; the
@@ -28,7 +28,7 @@
 // Updates of one key from one Store wait for each other in process (on one
 // of 1024 lock stripes) instead of conflicting in Redis; conflicts with other
 // processes back off with jitter,
-// and after Options.MaxAttempts attempts Update fails with ErrConflict. An
+// and after Options.MaxAttempts attempts UpdateRecord fails with ErrConflict. An
 // UpdateFunc error is returned unchanged and nothing is written, so the
 // engine's ErrSessionInterrupted for a deleted session never resurrects it
 // (an error for a guess, below, stands once a read confirms the guess).
@@ -36,7 +36,7 @@
 // A request that loads its session and then commits it would read the
 // record twice. Load therefore keeps a copy of what it read, one value per
 // lock stripe (so at most 1024 values, each the size of a session, until
-// Close), and the next Update of that key through the same Store takes the
+// Close), and the next UpdateRecord of that key through the same Store takes the
 // copy as its first guess instead of reading: the compare-and-set checks
 // the guess like any read, so a guess that another writer has made stale
 // only costs the read it would have saved. A request cycle is thus two
@@ -64,7 +64,7 @@
 //
 // Single-slot mode, for a *redis.Client (standalone or Sentinel) and for a
 // Prefix that contains a hash tag (such as "{sessions}:", which puts every
-// key in one slot, on one primary): each Save, Update and Delete changes the
+// key in one slot, on one primary): each Save, UpdateRecord and Delete changes the
 // record and the indexes of its old and new owner in one Lua script, so an
 // index holds exactly its user's records, apart from records that Redis
 // expired or evicted, whose entries UserKeys and DeleteUser remove when they
@@ -113,8 +113,8 @@
 //
 // A Store is safe for concurrent use, and any number of processes may share
 // one Redis deployment and prefix: every record change is one atomic Redis
-// script, and Update's compare-and-set makes its read-modify-write atomic
-// against every other Save, Update and Delete of that key, from any process.
+// script, and UpdateRecord's compare-and-set makes its read-modify-write atomic
+// against every other Save, UpdateRecord and Delete of that key, from any process.
 //
 // Every method honours its context's deadline. go-redis applies context
 // deadlines to network I/O only when the client's ContextTimeoutEnabled
@@ -130,7 +130,7 @@
 // go-redis resends a command when a connection fails before its reply
 // arrives (the client's MaxRetries). A resent write that had already landed
 // is recognised by its token and not applied again, unless another writer
-// changed the record in between, in which case Update runs the function
+// changed the record in between, in which case UpdateRecord runs the function
 // again on the new record (as after any conflict).
 //
 // # Durability

@@ -133,7 +133,7 @@ func TestFault_KillAndRestart(t *testing.T) {
 // TestEngine_ConcurrentRequestsOnOneSession sends 64 concurrent requests on
 // one session through the engine, each setting a key of its own: the
 // engine's commit merges each request's changes into the stored record
-// through Update, so every key must survive.
+// through UpdateRecord, so every key must survive.
 func TestEngine_ConcurrentRequestsOnOneSession(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.NewClient(t, nil)

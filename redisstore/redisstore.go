@@ -23,7 +23,7 @@ const DefaultPrefix = "sessionkv:"
 // DefaultMaxAttempts is the default of Options.MaxAttempts.
 const DefaultMaxAttempts = 100
 
-// ErrConflict is returned by Update (and, rarely, by Save and Delete) when
+// ErrConflict is returned by UpdateRecord (and, rarely, by Save and Delete) when
 // other writers kept changing the record for Options.MaxAttempts attempts.
 var ErrConflict = errors.New("redisstore: too many concurrent writes to one session")
 
@@ -41,7 +41,7 @@ type Options struct {
 	// and makes the user index exact (see the package documentation).
 	Prefix string
 
-	// MaxAttempts bounds the optimistic write attempts of one Update, and of
+	// MaxAttempts bounds the optimistic write attempts of one UpdateRecord, and of
 	// a Save or Delete that has to retry, before it fails with ErrConflict.
 	// Default 100.
 	MaxAttempts int
@@ -66,8 +66,8 @@ type Store struct {
 	seed  maphash.Seed
 	locks [lockStripes]chan struct{}
 	// hints holds, per stripe, the value the last Load of one of the
-	// stripe's keys read, which Update takes as its first guess of the
-	// current value (see Update).
+	// stripe's keys read, which UpdateRecord takes as its first guess of the
+	// current value (see UpdateRecord).
 	hints [lockStripes]atomic.Pointer[hint]
 }
 
@@ -85,7 +85,7 @@ var (
 	_ session.UserIndexer = (*Store)(nil)
 )
 
-// lockStripes is the number of in-process locks Update's keys are spread
+// lockStripes is the number of in-process locks UpdateRecord's keys are spread
 // over: updates of one key from one Store take turns rather than conflict.
 const lockStripes = 1024
 
@@ -329,18 +329,18 @@ func (s *Store) runOwnerChecked(ctx context.Context, op string, w *write) error 
 	}
 }
 
-// Update implements session.Updater with an optimistic compare-and-set (see
+// UpdateRecord implements session.Updater with an optimistic compare-and-set (see
 // the package documentation): fn may run several times, and an error from it
 // is returned unchanged with nothing written (unless, for a guess, the read
 // that would confirm it fails: that error is returned instead). Updates of
-// one key through this Store run one at a time, so fn must not call Update
+// one key through this Store run one at a time, so fn must not call UpdateRecord
 // itself.
 //
-// Update costs two round trips (read, then compare-and-set), plus one for the
+// UpdateRecord costs two round trips (read, then compare-and-set), plus one for the
 // index claim in split mode when the new record has an owner; a conflict
 // costs one more (the script returns the current record with the
 // conflict). After a Load of the key through this Store, as the engine
-// does on each request, Update skips the read: it takes what Load read as
+// does on each request, UpdateRecord skips the read: it takes what Load read as
 // its first guess (see takeHint), and the compare-and-set checks the guess.
 // A right guess (the session did not change in between) saves a round
 // trip; a wrong one costs the round trip it saved, since the conflict
@@ -348,7 +348,7 @@ func (s *Store) runOwnerChecked(ctx context.Context, op string, w *write) error 
 // thus see the guess first. Two results of fn are acted on only once a
 // read confirms the guess: an error, and, in split mode, a record with an
 // owner, whose index claim would otherwise be written for a guess.
-func (s *Store) Update(ctx context.Context, key string, fn session.UpdateFunc) error {
+func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}

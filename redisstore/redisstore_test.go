@@ -154,7 +154,7 @@ func TestConformance_Cluster(t *testing.T) {
 }
 
 // TestUpdate_ConcurrentIncrements runs 8 goroutines × 100 increments
-// through Update, spread over two stores with their own clients (as two
+// through UpdateRecord, spread over two stores with their own clients (as two
 // processes would be): every increment must count.
 func TestUpdate_ConcurrentIncrements(t *testing.T) {
 	srv := redistest.Start(t)
@@ -178,7 +178,7 @@ func testConcurrentIncrements(t *testing.T, c1, c2 redis.UniversalClient) {
 		s := stores[w%len(stores)]
 		wg.Go(func() {
 			for range each {
-				err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+				err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 					if !found {
 						return session.Record{}, errors.New("counter vanished")
 					}
@@ -230,7 +230,7 @@ func TestUpdate_ErrorReturnedUnchangedAndNoResurrection(t *testing.T) {
 				t.Fatal(err)
 			}
 			calls := 0
-			err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+			err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 				calls++
 				if !found {
 					return session.Record{}, session.ErrSessionInterrupted
@@ -260,7 +260,7 @@ func sharedStores(t *testing.T, client redis.UniversalClient, maxAttempts int) (
 }
 
 // TestUpdate_GivesUpWithErrConflict makes every attempt conflict: the
-// function itself changes the record behind Update's back.
+// function itself changes the record behind UpdateRecord's back.
 func TestUpdate_GivesUpWithErrConflict(t *testing.T) {
 	s, other := sharedStores(t, redistest.Start(t).NewClient(t, nil), 3)
 	k := storetest.Key("contended")
@@ -268,7 +268,7 @@ func TestUpdate_GivesUpWithErrConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		calls++
 		if err := other.Save(ctx(t), k, session.Record{Data: []byte(fmt.Sprint("other-", calls)), Expires: live()}); err != nil {
 			return session.Record{}, err
@@ -342,7 +342,7 @@ func TestLoad_ForeignValueIsCorruptAndNotFound(t *testing.T) {
 		if err := s.Range(ctx(t), func(string, session.Record) bool { n++; return true }); err != nil || n != 0 {
 			t.Errorf("Range over %q: %d records, %v", v, n, err)
 		}
-		err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+		err = s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 			if found {
 				t.Errorf("Update saw %q as a record", v)
 			}
@@ -511,7 +511,7 @@ func TestContext_DeadlineWhenRedisHangs(t *testing.T) {
 			return s.Save(c, k, session.Record{Data: []byte("y"), Expires: live()})
 		},
 		"Update": func(c context.Context, s *redisstore.Store) error {
-			return s.Update(c, k, func(cur session.Record, _ bool) (session.Record, error) { return cur, nil })
+			return s.UpdateRecord(c, k, func(cur session.Record, _ bool) (session.Record, error) { return cur, nil })
 		},
 		"Delete":   func(c context.Context, s *redisstore.Store) error { return s.Delete(c, k) },
 		"UserKeys": func(c context.Context, s *redisstore.Store) error { _, err := s.UserKeys(c, "eve"); return err },
@@ -628,7 +628,7 @@ func countingClient(t *testing.T) (*redis.Client, *commandCounter) {
 }
 
 // saveAndLoad saves data under k through s, then loads it, which leaves s
-// a guess for k's next Update.
+// a guess for k's next UpdateRecord.
 func saveAndLoad(t *testing.T, s *redisstore.Store, k, data string) session.Record {
 	t.Helper()
 	if err := s.Save(ctx(t), k, session.Record{Data: []byte(data), Expires: live()}); err != nil {
@@ -648,7 +648,7 @@ func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
 	loaded := saveAndLoad(t, s, k, "v1")
 	counter.take()
 	calls := 0
-	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		calls++
 		if !found || !bytes.Equal(cur.Data, loaded.Data) {
 			t.Errorf("fn got %q, %v; want the loaded %q", cur.Data, found, loaded.Data)
@@ -662,8 +662,8 @@ func TestUpdate_AfterLoadSkipsTheRead(t *testing.T) {
 	if sent["get"] != 0 || sent["evalsha"]+sent["eval"] != 1 {
 		t.Errorf("Update after Load sent %v; want the compare-and-set alone", sent)
 	}
-	// The guess is used once: the next Update reads again.
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	// The guess is used once: the next UpdateRecord reads again.
+	err = s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		return session.Record{Data: append(bytes.Clone(cur.Data), "+v3"...), Expires: live()}, nil
 	})
 	if err != nil {
@@ -686,7 +686,7 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []string
-	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		seen = append(seen, string(cur.Data))
 		return session.Record{Data: append(bytes.Clone(cur.Data), "+mine"...), Expires: live()}, nil
 	})
@@ -704,7 +704,7 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 	}
 	seen = nil
 	errStale := errors.New("refused other+mine")
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err = s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		seen = append(seen, string(cur.Data))
 		if string(cur.Data) == "other+mine" {
 			return session.Record{}, errStale
@@ -720,7 +720,7 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen = nil
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err = s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		seen = append(seen, string(cur.Data))
 		return session.Record{}, errStale
 	})
@@ -736,7 +736,7 @@ func TestUpdate_StaleGuessIsCaughtAndFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var founds []bool
-	err = s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err = s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		founds = append(founds, found)
 		return cur, nil
 	})
@@ -755,7 +755,7 @@ func TestUpdate_GuessIsNotTheLoadedSlice(t *testing.T) {
 	rec := saveAndLoad(t, s, k, "intact")
 	copy(rec.Data, "XXXXXX") // a caller scribbling on what it loaded
 	counter.take()
-	err := s.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := s.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		if string(cur.Data) != "intact" {
 			t.Errorf("fn got %q; want intact", cur.Data)
 		}
@@ -781,13 +781,13 @@ func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
 		return session.Record{Data: cur.Data, Expires: live(), UserID: "dave"}, nil
 	}
 
-	// The session is deleted between Load and Update: no claim for dave.
+	// The session is deleted between Load and UpdateRecord: no claim for dave.
 	k := storetest.Key("split-stale")
 	saveAndLoad(t, s, k, "v1")
 	if err := other.Delete(ctx(t), k); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx(t), k, login); !errors.Is(err, session.ErrSessionInterrupted) {
+	if err := s.UpdateRecord(ctx(t), k, login); !errors.Is(err, session.ErrSessionInterrupted) {
 		t.Fatalf("Update of a deleted session = %v; want ErrSessionInterrupted", err)
 	}
 	if n, err := client.HLen(ctx(t), redisstore.Prefix(s)+"u:dave").Result(); err != nil || n != 0 {
@@ -798,7 +798,7 @@ func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
 	k = storetest.Key("split-right")
 	saveAndLoad(t, s, k, "v1")
 	counter.take()
-	if err := s.Update(ctx(t), k, login); err != nil {
+	if err := s.UpdateRecord(ctx(t), k, login); err != nil {
 		t.Fatal(err)
 	}
 	if sent := counter.take(); sent["get"] != 1 {

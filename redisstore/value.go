@@ -20,7 +20,7 @@ import (
 //	19+n    ...   the encoded session (Record.Data)
 //
 // The format byte and the token (the first idLen bytes) identify one write:
-// Update's compare-and-set compares them, and the Lua scripts read the owner
+// UpdateRecord's compare-and-set compares them, and the Lua scripts read the owner
 // with string.byte, so the layout must not change without a new format byte.
 const (
 	formatV1  = 1

@@ -239,7 +239,7 @@ func testCanceled(t *testing.T, s session.Store) {
 	}
 }
 
-// testConcurrent mixes Save, Load, Delete and, if the store has it, Update
+// testConcurrent mixes Save, Load, Delete and, if the store has it, UpdateRecord
 // on a few shared keys from many goroutines; under -race it finds
 // unsynchronized state, and every load must see a whole record that some
 // goroutine wrote.
@@ -261,7 +261,7 @@ func testConcurrent(t *testing.T, s session.Store) {
 				}
 				switch op {
 				case 3:
-					err = u.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+					err = u.UpdateRecord(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
 						if found && !wellFormed(cur.Data) {
 							return session.Record{}, fmt.Errorf("torn record in Update %q", cur.Data)
 						}
@@ -382,7 +382,7 @@ func testUpdater(t *testing.T, s session.Store) {
 	}
 	k := Key("update")
 	var sawFound bool
-	err := u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err := u.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		sawFound = found
 		return session.Record{Data: []byte("created"), Expires: live()}, nil
 	})
@@ -390,7 +390,7 @@ func testUpdater(t *testing.T, s session.Store) {
 		t.Fatalf("Update of a missing key: err %v, found %v; want nil, false", err, sawFound)
 	}
 	exp := live().Add(time.Minute)
-	err = u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err = u.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		if !found || string(cur.Data) != "created" {
 			return session.Record{}, fmt.Errorf("fn got %q, found %v", cur.Data, found)
 		}
@@ -405,7 +405,7 @@ func testUpdater(t *testing.T, s session.Store) {
 	}
 
 	abort := errors.New("abort")
-	err = u.Update(ctx(t), k, func(session.Record, bool) (session.Record, error) {
+	err = u.UpdateRecord(ctx(t), k, func(session.Record, bool) (session.Record, error) {
 		return session.Record{Data: []byte("must not be written"), Expires: live()}, abort
 	})
 	if !errors.Is(err, abort) {
@@ -417,7 +417,7 @@ func testUpdater(t *testing.T, s session.Store) {
 
 	old := Key("update-expired")
 	mustSave(t, s, old, session.Record{Data: []byte("old"), Expires: past()})
-	err = u.Update(ctx(t), old, func(cur session.Record, found bool) (session.Record, error) {
+	err = u.UpdateRecord(ctx(t), old, func(cur session.Record, found bool) (session.Record, error) {
 		if found {
 			return session.Record{}, fmt.Errorf("expired record passed as found: %q", cur.Data)
 		}
@@ -428,7 +428,7 @@ func testUpdater(t *testing.T, s session.Store) {
 	}
 
 	c := canceled()
-	err = u.Update(c, k, func(cur session.Record, _ bool) (session.Record, error) {
+	err = u.UpdateRecord(c, k, func(cur session.Record, _ bool) (session.Record, error) {
 		return session.Record{Data: []byte("canceled"), Expires: live()}, nil
 	})
 	if !errors.Is(err, context.Canceled) {
@@ -437,7 +437,7 @@ func testUpdater(t *testing.T, s session.Store) {
 }
 
 // testUpdaterConcurrent checks atomicity: concurrent increments through
-// Update must all count.
+// UpdateRecord must all count.
 func testUpdaterConcurrent(t *testing.T, s session.Store) {
 	u, ok := session.As[session.Updater](s)
 	if !ok {
@@ -453,7 +453,7 @@ func testUpdaterConcurrent(t *testing.T, s session.Store) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				err := u.Update(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
+				err := u.UpdateRecord(context.Background(), k, func(cur session.Record, found bool) (session.Record, error) {
 					if !found {
 						return session.Record{}, errors.New("counter vanished")
 					}
@@ -490,7 +490,7 @@ func testUpdaterIsolation(t *testing.T, s session.Store) {
 	}
 	k := Key("update-isolation")
 	buf := []byte("written by update")
-	err := u.Update(ctx(t), k, func(session.Record, bool) (session.Record, error) {
+	err := u.UpdateRecord(ctx(t), k, func(session.Record, bool) (session.Record, error) {
 		return session.Record{Data: buf, Expires: live()}, nil
 	})
 	if err != nil {
@@ -500,7 +500,7 @@ func testUpdaterIsolation(t *testing.T, s session.Store) {
 	if got := mustLoad(t, s, k); string(got.Data) != "written by update" {
 		t.Fatalf("store kept the slice Update's function returned: %q", got.Data)
 	}
-	err = u.Update(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+	err = u.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
 		if !found {
 			return session.Record{}, errors.New("record missing")
 		}
@@ -601,7 +601,7 @@ func keysOf(names ...string) []string {
 	return keys
 }
 
-// testUserIndex checks the per-user index through Save, Update, Delete,
+// testUserIndex checks the per-user index through Save, UpdateRecord, Delete,
 // expiry and DeleteUser.
 func testUserIndex(t *testing.T, s session.Store) {
 	u, ok := session.As[session.UserIndexer](s)
@@ -638,7 +638,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 		t.Errorf("UserKeys(bob) has %d keys, want a3, b1", len(got))
 	}
 	if up, ok := session.As[session.Updater](s); ok {
-		err := up.Update(ctx(t), Key("a1"), func(cur session.Record, found bool) (session.Record, error) {
+		err := up.UpdateRecord(ctx(t), Key("a1"), func(cur session.Record, found bool) (session.Record, error) {
 			return session.Record{Data: []byte("a1"), Expires: live(), UserID: "carol"}, nil
 		})
 		if err != nil {
@@ -761,7 +761,7 @@ func testUserIDLimit(t *testing.T, s session.Store) {
 		return
 	}
 	mustSave(t, s, k, session.Record{Data: []byte("before"), Expires: live(), UserID: "alice"})
-	err = u.Update(ctx(t), k, func(cur session.Record, _ bool) (session.Record, error) {
+	err = u.UpdateRecord(ctx(t), k, func(cur session.Record, _ bool) (session.Record, error) {
 		cur.UserID = tooLong
 		return cur, nil
 	})
