@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,24 +29,12 @@ func record(tb testing.TB) []byte {
 }
 
 // runWriters runs n calls of op spread over writers goroutines and returns
-// the elapsed time.
+// the elapsed time; a failed call fails tb.
 func runWriters(tb testing.TB, n, writers int, op func(i int) error) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				if err := op(i); err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		}()
+	if err := testkit.InParallel(writers, n, op); err != nil {
+		tb.Error(err)
 	}
-	wg.Wait()
 	return time.Since(start)
 }
 

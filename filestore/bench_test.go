@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,7 +225,7 @@ func userSessionKey(uid string, i int) string { return storetest.Key(fmt.Sprint(
 func populateUsers(tb testing.TB, s *Store, users []string, per int, data []byte) {
 	tb.Helper()
 	expires := time.Now().Add(24 * time.Hour)
-	err := inParallel(16, len(users), func(u int) error {
+	err := testkit.InParallel(16, len(users), func(u int) error {
 		uid := users[u]
 		if err := os.MkdirAll(s.userDir(uid), dirPerm); err != nil {
 			return err
@@ -250,35 +249,6 @@ func populateUsers(tb testing.TB, s *Store, users []string, per int, data []byte
 	})
 	if err != nil {
 		tb.Fatal(err)
-	}
-}
-
-// inParallel calls fn(i) for every i below n from the given number of
-// goroutines. A goroutine whose call fails stops; one of the errors is
-// returned.
-func inParallel(goroutines, n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for range goroutines {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				if err := fn(i); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
 	}
 }
 
@@ -374,7 +344,7 @@ func populate(b *testing.B, s *Store, n int, data []byte) []string {
 	}
 	// File creation waits on the disk more than on the CPU: many writers
 	// overlap that waiting.
-	err := inParallel(64, n, func(i int) error {
+	err := testkit.InParallel(64, n, func(i int) error {
 		k := keys[i]
 		return os.WriteFile(s.shardOf(k).path(k), file, filePerm)
 	})

@@ -14,6 +14,7 @@ package testkit
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,5 +84,34 @@ func TenKeys() map[string]any {
 		"theme":              "dark",
 		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
 		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
+	}
+}
+
+// InParallel calls fn(i) for every i below n from the given number of
+// goroutines, each taking the next i as it finishes the last. A goroutine
+// whose call fails stops, and one of the errors is returned once all have.
+func InParallel(goroutines, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range goroutines {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(i); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
 	}
 }

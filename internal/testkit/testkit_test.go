@@ -1,9 +1,11 @@
 package testkit
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,5 +52,26 @@ func TestTenKeys(t *testing.T) {
 	a["theme"] = "light"
 	if b["theme"] != "dark" {
 		t.Fatal("TenKeys maps share state")
+	}
+}
+
+func TestInParallel_CallsEachIndexOnceAndReturnsAnError(t *testing.T) {
+	var seen [100]atomic.Int32
+	if err := InParallel(7, len(seen), func(i int) error { seen[i].Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range seen {
+		if n := seen[i].Load(); n != 1 {
+			t.Fatalf("index %d called %d times", i, n)
+		}
+	}
+	boom := errors.New("boom")
+	if err := InParallel(4, 50, func(i int) error {
+		if i == 10 {
+			return boom
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Errorf("InParallel = %v, want the failing call's error", err)
 	}
 }
