@@ -79,9 +79,12 @@ func (r Record) Expired(now time.Time) bool {
 	return !now.Before(r.Expires)
 }
 
-// Store is the seam every backend implements. Keys are store keys (see
+// Store is the seam every backend implements. Its keys are store keys (see
 // [StoreKey]): hex strings derived from session IDs, never raw client input
 // (a [Sealer] is the exception: its keys are the cookie values it sealed).
+// In this package and the stores, "key" alone means a store key; the keys
+// of a session's dictionary (Session.Get, Set, ...) never reach a store by
+// themselves, only inside the encoded Record.Data.
 //
 // Implementations must be safe for concurrent use. Optional powers are
 // separate interfaces ([Sweeper], [Updater], [Ranger], [ExpiredRanger],
