@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Tests of sessionctl's output escaping and of its file handling.

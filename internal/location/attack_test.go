@@ -1,3 +1,5 @@
+//go:build linux
+
 package location_test
 
 // Tests of the location rule and of boltstore's use of it. Each reproduces an
