@@ -105,10 +105,12 @@
 // overwriting the file) makes bbolt panic, or fault on a page past the end
 // of the file. The store contains both: the call that meets the damage
 // fails with an error wrapping session.ErrCorrupt and logs one line, and
-// the store goes on serving what is intact. If bbolt panics while it
-// begins a read transaction (the meta pages are gone), it may keep its
-// internal locks, so the store stops using the file: later calls fail at
-// once, and Close leaves the file open and locked until the process exits.
+// the store goes on serving what is intact. If bbolt panics in its own
+// code rather than in the store's, while it begins a read transaction
+// (the meta pages are gone) or while it commits a write (growing the
+// memory map, say), it may keep its internal locks, so the store stops
+// using the file: later calls fail at once, and Close leaves the file open
+// and locked until the process exits.
 // A goroutine already waiting inside bbolt at that moment may wait for
 // good.
 //

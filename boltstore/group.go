@@ -32,6 +32,12 @@ type committer struct {
 	running bool  // a goroutine is committing groups
 	lost    error // set once bbolt's writer lock is lost; answers every call since
 
+	// broke, if set, is called once for each panic in bbolt's own commit
+	// code (not in a call's function), with the error the group gets:
+	// bbolt's internal locks may be held for good after one, so the Store
+	// stops using the file (see Store.view).
+	broke func(err error)
+
 	// queued, if set, is called with mu held by each caller that has just
 	// queued its call, with the length of the queue. Tests use it; nil
 	// otherwise.
@@ -204,6 +210,9 @@ func (c *committer) commit(group []*call) {
 			c.mu.Lock()
 			c.lost = err
 			c.mu.Unlock()
+		}
+		if c.broke != nil {
+			c.broke(err)
 		}
 		for _, cl := range live {
 			cl.done <- err

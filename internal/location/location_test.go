@@ -164,3 +164,25 @@ func TestCheck_LinkLoopEnds(t *testing.T) {
 		t.Fatal("a symbolic link loop passed")
 	}
 }
+
+// TestCheck_DotDotInsideALinkTargetFollowsTheKernel: a link whose target
+// holds ".." after another link ("sub/../x", with sub leading into a
+// directory every user can write) is resolved as the kernel resolves it,
+// from sub's target, not cleaned lexically into the private directory.
+func TestCheck_DotDotInsideALinkTargetFollowsTheKernel(t *testing.T) {
+	d := t.TempDir()
+	evil := mkdir(t, filepath.Join(d, "evil"), 0o777)
+	mkdir(t, filepath.Join(evil, "inner"), 0o700)
+	symlink(t, filepath.Join(evil, "inner"), filepath.Join(d, "sub"))
+	l := symlink(t, "sub/../x", filepath.Join(d, "L"))
+	if err := Check(l, File); !errors.Is(err, session.ErrUnsafeLocation) {
+		t.Fatalf("Check(%s -> sub/../x, sub -> %s/inner) = %v, want ErrUnsafeLocation: the file lands in %s", l, evil, err, evil)
+	}
+	// A relative ".." target into a private directory still passes.
+	mkdir(t, filepath.Join(d, "shared"), 0o700)
+	mkdir(t, filepath.Join(d, "rel"), 0o700)
+	ok := symlink(t, "../shared/x.db", filepath.Join(d, "rel", "x.db"))
+	if err := Check(ok, File); err != nil {
+		t.Errorf("Check(%s -> ../shared/x.db) = %v", ok, err)
+	}
+}

@@ -20,25 +20,35 @@ func check(path string, kind Kind) error {
 	if err != nil {
 		return err
 	}
-	return checkPath(abs, kind, os.Geteuid(), 0)
+	return checkPath(abs, kind, os.Geteuid())
 }
 
-// checkPath walks abs from the root down, checking each directory above the
-// store and then the store itself. A symbolic link is checked for its
-// owner, and the path it leads to is checked again, whole.
-func checkPath(abs string, kind Kind, uid, links int) error {
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(abs), "/"), "/")
+// checkPath walks abs from the root down, checking each directory above
+// the store and then the store itself, the way the kernel resolves the
+// path: a symbolic link is checked for its owner, and its target's
+// components take its place, unresolved, so that a ".." in a target means
+// the parent of the real directory reached so far, as it does to the
+// kernel, never a lexical shortcut past a link.
+func checkPath(abs string, kind Kind, uid int) error {
+	todo := components(filepath.Clean(abs))
 	cur := "/"
 	if err := checkParent(cur, uid); err != nil {
 		return err
 	}
-	for i, name := range parts {
-		if name == "" {
+	links := 0
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur) // cur is a real, checked directory
 			continue
 		}
-		cur = filepath.Join(cur, name)
-		last := i == len(parts)-1
-		fi, err := os.Lstat(cur)
+		next := filepath.Join(cur, name)
+		last := len(todo) == 0
+		fi, err := os.Lstat(next)
 		if last && kind == File && errors.Is(err, fs.ErrNotExist) {
 			return nil // the store will create it, private
 		}
@@ -47,21 +57,22 @@ func checkPath(abs string, kind Kind, uid, links int) error {
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			if owner := ownerOf(fi); owner != uid && owner != 0 {
-				return fmt.Errorf("%w: %s is a symbolic link owned by uid %d, who can point it elsewhere", errUnsafe, cur, owner)
+				return fmt.Errorf("%w: %s is a symbolic link owned by uid %d, who can point it elsewhere", errUnsafe, next, owner)
 			}
 			if links++; links > maxLinks {
 				return fmt.Errorf("%w: too many symbolic links in %s", errUnsafe, abs)
 			}
-			target, err := os.Readlink(cur)
+			target, err := os.Readlink(next)
 			if err != nil {
 				return err
 			}
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(filepath.Dir(cur), target)
+			if filepath.IsAbs(target) {
+				cur = "/"
 			}
-			rest := filepath.Join(append([]string{target}, parts[i+1:]...)...)
-			return checkPath(rest, kind, uid, links)
+			todo = append(components(target), todo...)
+			continue
 		}
+		cur = next
 		switch {
 		case !last:
 			err = checkParent(cur, uid)
@@ -75,6 +86,12 @@ func checkPath(abs string, kind Kind, uid, links int) error {
 		}
 	}
 	return nil
+}
+
+// components splits a path into its names, "." and ".." included as they
+// are.
+func components(p string) []string {
+	return strings.Split(strings.Trim(p, "/"), "/")
 }
 
 // checkParent checks a directory above the store: owned by uid or root,
@@ -139,6 +156,11 @@ func checkOpened(f *os.File, path string) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
 		return fmt.Errorf("%w: the file %s has %d names (hard links), and another could be in a place others control",
 			errUnsafe, path, st.Nlink)
+	}
+	if li, err := os.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		if owner := ownerOf(li); owner != uid && owner != 0 {
+			return fmt.Errorf("%w: %s is a symbolic link owned by uid %d, who can point it elsewhere", errUnsafe, path, owner)
+		}
 	}
 	now, err := os.Stat(path)
 	if err != nil || !os.SameFile(fi, now) {
