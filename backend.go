@@ -41,6 +41,9 @@ type backend interface {
 	// remove deletes the record under key (Flush, or an expiry the handler
 	// chose). Removing a missing record is not an error.
 	remove(ctx context.Context, key string) error
+	// sealed reports whether every write gives the session a new cookie
+	// value, which only a cookie can carry to the browser.
+	sealed() bool
 }
 
 // newBackend returns the backend for store, whose cookies are called
@@ -71,6 +74,7 @@ type serverBackend struct {
 func (b serverBackend) accepts(v string) bool  { return ValidID(v) }
 func (b serverBackend) keyOf(id string) string { return StoreKey(id) }
 func (b serverBackend) inPlace() bool          { return b.updater != nil }
+func (b serverBackend) sealed() bool           { return false }
 func (b serverBackend) remove(ctx context.Context, k string) error {
 	return b.store.Delete(ctx, k)
 }
@@ -155,6 +159,7 @@ func (b sealedBackend) accepts(v string) bool {
 
 func (b sealedBackend) keyOf(id string) string               { return id }
 func (b sealedBackend) inPlace() bool                        { return false }
+func (b sealedBackend) sealed() bool                         { return true }
 func (b sealedBackend) retire(context.Context, string) error { return nil }
 func (b sealedBackend) remove(context.Context, string) error { return nil }
 func (b sealedBackend) load(ctx context.Context, key string) (Record, error) {

@@ -146,9 +146,7 @@ func (w *commitWriter) commit(status int) bool {
 		return !w.failed
 	}
 	w.committed, w.status = true, status
-	w.session.mu.Lock()
-	id, version, err := w.engine.commit(w.ctx, w.session, w.Header(), status, w.hadCookie)
-	w.session.mu.Unlock()
+	id, version, err := w.commitSession(status)
 	w.version = version
 	if err != nil {
 		w.failed = true
@@ -167,15 +165,20 @@ func (w *commitWriter) commit(status int) bool {
 	return true
 }
 
+// commitSession runs the engine's commit under the session's lock.
+func (w *commitWriter) commitSession(status int) (string, uint64, error) {
+	w.session.mu.Lock()
+	defer w.session.mu.Unlock()
+	return w.engine.commit(w.ctx, w.session, w.Header(), status, w.hadCookie)
+}
+
 // commitLate saves changes made after the response started.
 func (w *commitWriter) commitLate() {
-	s, e := w.session, w.engine
+	e := w.engine
 	if w.failed || w.status >= 500 {
 		return
 	}
-	s.mu.Lock()
-	changed, reachable, err := e.commitLate(w.ctx, s, w.version, w.clientID)
-	s.mu.Unlock()
+	changed, reachable, err := w.saveLate()
 	switch {
 	case !changed:
 	case !reachable:
@@ -185,6 +188,13 @@ func (w *commitWriter) commitLate() {
 		e.log.ErrorContext(w.ctx, "session: saving changes made after the response started failed",
 			"path", w.req.URL.Path, "err", err)
 	}
+}
+
+// saveLate runs the engine's commitLate under the session's lock.
+func (w *commitWriter) saveLate() (changed, reachable bool, err error) {
+	w.session.mu.Lock()
+	defer w.session.mu.Unlock()
+	return w.engine.commitLate(w.ctx, w.session, w.version, w.clientID)
 }
 
 type contextKey struct{}

@@ -315,13 +315,14 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 
 // commitLate saves changes made to s after the response started, when the
 // visitor already holds the session's cookie (clientID) so the saved
-// version can reach them. It reports whether anything changed since the
+// version can reach them: never with a sealed backend, whose new cookie
+// value could not be sent any more. It reports whether anything changed since the
 // commit at version, and whether the changes could be saved at all.
 func (e *Engine) commitLate(ctx context.Context, s *Session, version uint64, clientID string) (changed, reachable bool, err error) {
 	if s.version == version {
 		return false, true, nil
 	}
-	reachable = s.id != "" && s.id == clientID && s.stored && !s.reissue
+	reachable = s.id != "" && s.id == clientID && s.stored && !s.reissue && !e.backend.sealed()
 	if reachable {
 		err = e.save(ctx, s)
 	}

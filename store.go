@@ -88,8 +88,11 @@ func (r Record) Expired(now time.Time) bool {
 //
 // Implementations must be safe for concurrent use. Optional powers are
 // separate interfaces ([Sweeper], [Updater], [Ranger], [ExpiredRanger],
-// [UserIndexer], [Counter], [Sealer] and io.Closer) that the engine and
-// tools discover with [As], which looks through wrappers ([Wrapper]).
+// [UserIndexer], [Counter] and [Sealer]) that the engine and tools
+// discover with [As], which looks through wrappers ([Wrapper]). A store
+// that holds resources also implements io.Closer; find that one with a
+// plain type assertion, since a wrapper has resources of its own to close
+// whatever it wraps.
 type Store interface {
 	// Load returns the record stored under key. It returns an error that
 	// wraps ErrNotFound when the key is missing or its record has expired.

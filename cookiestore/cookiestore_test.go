@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -532,5 +533,36 @@ func BenchmarkSealOpen(b *testing.B) {
 		if _, err := st.Open(v); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEngine_LateChangeIsLoggedNotSilentlyDropped: a change made after the
+// response started cannot reach the browser in a cookie that is already
+// sent; the engine says so in a warning instead of sealing a value nobody
+// will ever receive.
+func TestEngine_LateChangeIsLoggedNotSilentlyDropped(t *testing.T) {
+	env := newEnv(t, nil)
+	logs := &testkit.LogBuffer{}
+	o := env.engine.Options()
+	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	e, err := session.New(env.store, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	env.engine = e
+	first := cookie(env.do(t, "", set(map[string]any{"a": 1})))
+	resp := env.do(t, first.Value, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Set("b", 2)
+		io.WriteString(w, "body")
+		s.Set("c", 3) // too late for the cookie already sent
+	})
+	got := read(t, env, cookie(resp).Value)
+	if got["b"] == nil || got["c"] != nil {
+		t.Errorf("cookie holds %v, want b and not c", got)
+	}
+	if !strings.Contains(logs.String(), "changed after the response started") {
+		t.Errorf("no warning about the lost late change: %s", logs)
 	}
 }

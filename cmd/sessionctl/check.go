@@ -70,7 +70,7 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 	}
 	if !res.OK {
 		return &statusError{exitCheck, fmt.Errorf("%s is damaged: %w; copy what can be read with 'sessionctl salvage --from %s --to bolt:NEW'",
-			res.Store, err, res.Store)}
+			printable(res.Store), err, printable(res.Store))}
 	}
 	return nil
 }

@@ -260,6 +260,7 @@ func (a *app) newRowWriter(store string) *rowWriter {
 func (w *rowWriter) begin() error {
 	if w.json {
 		store, _ := json.Marshal(w.store)
+		store = escapeJSON(store)
 		_, err := fmt.Fprintf(w.w, "{\n  \"store\": %s,\n  \"sessions\": [", store)
 		return err
 	}

@@ -63,7 +63,7 @@ func runSalvage(ctx context.Context, a *app, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if from.Engine != storeconfig.SchemeBolt {
+	if from.Engine != storeconfig.SchemeBolt && from.Engine != storeconfig.EngineCached {
 		return usageErrorf("--from %s: salvage reads bolt files only", printable(from.String()))
 	}
 	path, err := from.ExistingBoltFile()
