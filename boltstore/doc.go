@@ -16,11 +16,15 @@
 //
 // # Group commit
 //
-// Writes (Save, Delete, UpdateRecord) from concurrent goroutines share one bbolt
-// write transaction and so one fsync: the first writer to arrive commits at
-// once, with no waiting window, and the writers that arrive while it commits
-// go together in the next transaction. A lone writer therefore pays what a
-// plain bbolt Update costs, and many writers pay a fraction of it each.
+// Writes (Save, Delete, UpdateRecord) from concurrent goroutines share one
+// bbolt write transaction and so one fsync: the first writer to arrive is
+// committed at once, in a goroutine of the committer, with no waiting
+// window, and the writers that arrive meanwhile go together in the next
+// transaction. A lone writer therefore pays what a plain bbolt Update
+// costs (and a goroutine hand-off), and many writers pay a fraction of it
+// each. A writer whose context ends while it waits for its turn leaves at
+// once and is not applied; one whose transaction has started waits for its
+// outcome, so no write is running after its call has returned.
 // (bbolt's own DB.Batch waits up to 10 ms to gather a batch, which caps a
 // lone writer at about a hundred commits a second.) A function in a group
 // may run more than once when another one in its group fails; the store's
