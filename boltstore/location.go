@@ -1,12 +1,10 @@
 package boltstore
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/location"
 )
 
@@ -37,7 +35,7 @@ func prepareLocation(path string, o Options) (string, error) {
 		return "", fmt.Errorf("boltstore: open: %w", err)
 	}
 	if isDefault {
-		err = location.MakeDefaultDir(filepath.Dir(path))
+		err = location.Judge(location.MakeDefaultDir(filepath.Dir(path)), o.AllowSharedLocation, o.Logger, "boltstore")
 	} else {
 		err = os.MkdirAll(filepath.Dir(path), 0o700)
 	}
@@ -50,36 +48,19 @@ func prepareLocation(path string, o Options) (string, error) {
 	return path, nil
 }
 
-// checkLocation checks path by the location rule, or only logs what is
-// wrong when Options.AllowSharedLocation accepts a shared location.
+// checkLocation checks path by the location rule (location.Judge says
+// what a shared location gets).
 func checkLocation(path string, o Options) error {
-	err := location.Check(path, location.File)
-	if errors.Is(err, session.ErrUnsafeLocation) && o.AllowSharedLocation {
-		o.Logger.Warn("boltstore: keeping sessions in a shared location (Options.AllowSharedLocation)", "err", err)
-		return nil
-	}
-	return err
+	return location.Judge(location.Check(path, location.File), o.AllowSharedLocation, o.Logger, "boltstore")
 }
 
 // checkOpenedLocation checks the file just opened from path by the same
-// rule (location.CheckOpened), or only logs what is wrong when
-// Options.AllowSharedLocation accepts a shared location.
+// rule (location.CheckOpened).
 func checkOpenedLocation(f *os.File, path string, o Options) error {
-	err := location.CheckOpened(f, path)
-	if errors.Is(err, session.ErrUnsafeLocation) && o.AllowSharedLocation {
-		o.Logger.Warn("boltstore: keeping sessions in a shared location (Options.AllowSharedLocation)", "err", err)
-		return nil
-	}
-	return err
+	return location.Judge(location.CheckOpened(f, path), o.AllowSharedLocation, o.Logger, "boltstore")
 }
 
-// locationError says what is wrong with path and, for an unsafe location,
-// how to fix it.
+// locationError names path in err, which Judge already explained.
 func locationError(path string, err error) error {
-	if errors.Is(err, session.ErrUnsafeLocation) {
-		return fmt.Errorf("boltstore: open %s: %w; keep the database in a directory only this user can write "+
-			"(mkdir -m 700, or mktemp -d), remove a file another user made, run as the user who owns the store, "+
-			"or set Options.AllowSharedLocation to share it on purpose", path, err)
-	}
 	return fmt.Errorf("boltstore: open %s: %w", path, err)
 }

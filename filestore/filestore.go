@@ -187,15 +187,7 @@ func prepareDir(dir string, isDefault bool, o Options) error {
 	} else if err = os.MkdirAll(dir, dirPerm); err == nil {
 		err = location.Check(dir, location.Dir)
 	}
-	if errors.Is(err, session.ErrUnsafeLocation) && o.AllowSharedLocation {
-		o.Logger.Warn("filestore: keeping sessions in a shared directory (Options.AllowSharedLocation)", "err", err)
-		err = nil
-	}
-	if errors.Is(err, session.ErrUnsafeLocation) {
-		return fmt.Errorf("filestore: %w; keep sessions in a directory only this user can write (mkdir -m 700, or mktemp -d), "+
-			"run as the user who owns the store, or set Options.AllowSharedLocation to share this one on purpose", err)
-	}
-	if err != nil {
+	if err = location.Judge(err, o.AllowSharedLocation, o.Logger, "filestore"); err != nil {
 		return fmt.Errorf("filestore: session directory %s: %w", dir, err)
 	}
 	return probeWritable(dir)

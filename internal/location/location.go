@@ -27,8 +27,10 @@
 package location
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -69,6 +71,24 @@ func Check(path string, kind Kind) error { return check(path, kind) }
 func CheckOpened(f *os.File, path string) error { return checkOpened(f, path) }
 
 var errUnsafe = session.ErrUnsafeLocation
+
+// Judge turns the result of a check of store's location into what store
+// (its package name, for the log) does with it. An error wrapping
+// session.ErrUnsafeLocation gets the ways out appended, unless allow (the
+// store's Options.AllowSharedLocation) accepts the location: then Judge
+// logs a warning and returns nil. Other errors come back as they are.
+func Judge(err error, allow bool, log *slog.Logger, store string) error {
+	if !errors.Is(err, errUnsafe) {
+		return err
+	}
+	if allow {
+		log.Warn(store+": keeping sessions in a shared location (Options.AllowSharedLocation)", "err", err)
+		return nil
+	}
+	return fmt.Errorf("%w; keep the store where only this user can write (mkdir -m 700, or mktemp -d), "+
+		"remove what another user made there, run as the user who owns the store, "+
+		"or set Options.AllowSharedLocation to share it on purpose", err)
+}
 
 // DefaultDir is the directory in os.TempDir() where the embedded stores keep
 // their data when SESSION_FILE_PATH is not set: "sessionkv-" and the
