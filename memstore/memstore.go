@@ -84,23 +84,15 @@ func NewWithClock(now func() time.Time) *Store {
 }
 
 // lockWrites takes sh's write lock, or fails with an error wrapping
-// ctx.Err() if ctx is done first.
-func (sh *shard) lockWrites(ctx context.Context) error {
-	select {
-	case sh.write <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("memstore: waiting for a shard's write lock: %w", ctx.Err())
-	}
-}
-
-// lockWrites takes sh's write lock, then checks again that the Store is
+// ctx.Err() if ctx ends first. It then checks again that the Store is
 // open: Close takes every write lock after marking the Store closed, so a
 // writer that waited across Close fails with session.ErrClosed instead of
 // writing into a closed Store.
 func (s *Store) lockWrites(ctx context.Context, sh *shard) error {
-	if err := sh.lockWrites(ctx); err != nil {
-		return err
+	select {
+	case sh.write <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("memstore: waiting for a shard's write lock: %w", ctx.Err())
 	}
 	if err := s.closed.Check(ctx); err != nil {
 		sh.unlockWrites()
