@@ -75,13 +75,19 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// isBolt reports whether spec names a bolt file: a bolt store, or the
+// file behind SESSION_ENGINE=cached.
+func isBolt(spec storeconfig.Spec) bool {
+	return spec.Engine == storeconfig.SchemeBolt || spec.Engine == storeconfig.EngineCached
+}
+
 // boltSpec parses url, which must name a bolt store, for command cmd.
 func boltSpec(url, cmd string) (storeconfig.Spec, error) {
 	spec, err := specOf(url)
 	if err != nil {
 		return spec, err
 	}
-	if spec.Engine != storeconfig.SchemeBolt && spec.Engine != storeconfig.EngineCached {
+	if !isBolt(spec) {
 		return spec, usageErrorf("%s: %s works on bolt stores only", printable(spec.String()), cmd)
 	}
 	return spec, nil

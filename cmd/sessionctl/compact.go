@@ -9,7 +9,6 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionkv/session/boltstore"
-	"github.com/sessionkv/session/internal/storeconfig"
 )
 
 var compactCommand = &command{
@@ -54,12 +53,9 @@ func runCompact(ctx context.Context, a *app, args []string) (err error) {
 	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	spec, err := specOf(*storeURL)
+	spec, err := boltSpec(*storeURL, "compact")
 	if err != nil {
 		return err
-	}
-	if spec.Engine != storeconfig.SchemeBolt {
-		return usageErrorf("%s: compact works on bolt stores only", spec)
 	}
 	o, err := a.openSpec(spec, true)
 	if err != nil {

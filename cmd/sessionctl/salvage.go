@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/sessionkv/session/boltstore"
-	"github.com/sessionkv/session/internal/storeconfig"
 )
 
 var salvageCommand = &command{
@@ -63,7 +62,7 @@ func runSalvage(ctx context.Context, a *app, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if from.Engine != storeconfig.SchemeBolt && from.Engine != storeconfig.EngineCached {
+	if !isBolt(from) {
 		return usageErrorf("--from %s: salvage reads bolt files only", printable(from.String()))
 	}
 	path, err := from.ExistingBoltFile()
