@@ -100,7 +100,7 @@ type Store struct {
 	closeErr  error
 	broken    atomic.Pointer[damageError] // see view
 
-	group committer
+	group *committer
 }
 
 var (
@@ -173,15 +173,14 @@ func newStore(db *bbolt.DB, o Options) (*Store, error) {
 		users:   []byte(o.Bucket + ".users"),
 		opts:    o,
 	}
-	s.group.db = db
-	s.group.broke = func(err error) {
+	s.group = newCommitter(db, func(err error) {
 		// A panic inside bbolt's commit may leave its memory-map lock
 		// held, and every later read would wait for it forever.
 		d := &damageError{err.Error() + " (the store stops using the file)"}
 		if s.broken.CompareAndSwap(nil, d) {
 			s.opts.Logger.Error("boltstore: damaged database file", "path", s.db.Path(), "op", "commit", "err", err)
 		}
-	}
+	}, nil)
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{s.records, s.index, s.users} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

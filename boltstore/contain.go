@@ -94,7 +94,7 @@ func (s *Store) write(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if d := s.broken.Load(); d != nil {
 		return d
 	}
-	return s.group.run(ctx, fn)
+	return s.group.Run(ctx, fn)
 }
 
 // openBolt is bbolt.Open, guarded: should bbolt panic in the goroutine

@@ -28,9 +28,17 @@ const (
 
 var groupBucket = []byte("g")
 
+// groupCommitter is a committer with its database and a settable queued
+// hook, for the tests.
+type groupCommitter struct {
+	*committer
+	db     *bbolt.DB
+	queued func(n int) // set before the first Run
+}
+
 // newGroupCommitter returns a committer on a fresh database with the
 // bucket groupBucket.
-func newGroupCommitter(t *testing.T) *committer {
+func newGroupCommitter(t *testing.T) *groupCommitter {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(t.TempDir(), "group.db"), 0o600, &bbolt.Options{NoSync: true, Timeout: time.Second})
 	if err != nil {
@@ -40,7 +48,13 @@ func newGroupCommitter(t *testing.T) *committer {
 	if err := db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket(groupBucket); return err }); err != nil {
 		t.Fatal(err)
 	}
-	return &committer{db: db}
+	c := &groupCommitter{db: db}
+	c.committer = newCommitter(db, nil, func(n int) {
+		if c.queued != nil {
+			c.queued(n)
+		}
+	})
+	return c
 }
 
 // groupPut returns a function that puts key in groupBucket.
@@ -167,7 +181,7 @@ func TestCommitter_CallerWaitsForItsStartedFunction(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), groupDeadline/3)
 			defer cancel()
 			var r results
-			r.mine = c.run(ctx, func(tx *bbolt.Tx) error {
+			r.mine = c.Run(ctx, func(tx *bbolt.Tx) error {
 				close(started)
 				g.wait()
 				fnDone.Store(true)
@@ -176,7 +190,7 @@ func TestCommitter_CallerWaitsForItsStartedFunction(t *testing.T) {
 			if !fnDone.Load() {
 				r.mine = errors.New("run returned while its function was still running")
 			}
-			r.next = c.run(context.Background(), func(*bbolt.Tx) error { return errMine })
+			r.next = c.Run(context.Background(), func(*bbolt.Tx) error { return errMine })
 			returned <- r
 		}()
 		<-started
@@ -227,7 +241,7 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 	t.Cleanup(first.release)
 	firstDone := make(chan error, 1)
 	go func() {
-		firstDone <- c.run(context.Background(), func(tx *bbolt.Tx) error {
+		firstDone <- c.Run(context.Background(), func(tx *bbolt.Tx) error {
 			first.wait()
 			return groupPut("first")(tx)
 		})
@@ -240,12 +254,12 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 	t.Cleanup(boom.release)
 	group := make(chan error, 2)
 	go func() {
-		group <- c.run(context.Background(), func(*bbolt.Tx) error {
+		group <- c.Run(context.Background(), func(*bbolt.Tx) error {
 			boom.wait()
 			panic("boom")
 		})
 	}()
-	go func() { group <- c.run(context.Background(), groupPut("sibling")) }()
+	go func() { group <- c.Run(context.Background(), groupPut("sibling")) }()
 	awaitQueue(2)
 	first.release()
 	if err := <-firstDone; err != nil {
@@ -255,7 +269,7 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 	// A call queued behind the panicking group.
 	<-boom.entered
 	behind := make(chan error, 1)
-	go func() { behind <- c.run(context.Background(), groupPut("behind")) }()
+	go func() { behind <- c.Run(context.Background(), groupPut("behind")) }()
 	awaitQueue(1)
 	boom.release()
 
@@ -268,7 +282,7 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 	if err := within(t, "the call queued behind", boom, func() error { return <-behind }); err != nil {
 		t.Fatalf("the call queued behind the panicking group: %v", err)
 	}
-	if err := c.run(context.Background(), groupPut("later")); err != nil {
+	if err := c.Run(context.Background(), groupPut("later")); err != nil {
 		t.Fatalf("a later call: %v", err)
 	}
 	for key, want := range map[string]bool{"first": true, "sibling": false, "behind": true, "later": true} {
@@ -278,14 +292,9 @@ func TestCommitter_PanicFailsItsGroupOnly(t *testing.T) {
 	}
 	// The drain goroutine marks the committer idle just after it answers
 	// the last call: give it a moment to get there.
-	idle := func() (bool, int) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return !c.running, len(c.queue)
-	}
 	deadline := time.Now().Add(groupDeadline * 10)
 	for {
-		ok, queued := idle()
+		ok, queued := c.Idle()
 		if ok && queued == 0 {
 			return
 		}
@@ -313,14 +322,14 @@ func TestCommitter_MemoryFaultIsErrCorrupt(t *testing.T) {
 	}
 	defer syscall.Munmap(mapped)
 	var read atomic.Uint32
-	err = c.run(context.Background(), func(*bbolt.Tx) error {
+	err = c.Run(context.Background(), func(*bbolt.Tx) error {
 		read.Store(uint32(mapped[page/2])) // past the end of the empty file: SIGBUS
 		return nil
 	})
 	if !errors.Is(err, session.ErrCorrupt) {
 		t.Fatalf("run whose function faults = %v (read %d); want session.ErrCorrupt", err, read.Load())
 	}
-	if err := c.run(context.Background(), groupPut("after")); err != nil {
+	if err := c.Run(context.Background(), groupPut("after")); err != nil {
 		t.Fatalf("a call after the fault: %v", err)
 	}
 }
@@ -340,7 +349,7 @@ func TestCommitter_LostWriteLockFailsFast(t *testing.T) {
 	if err := db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket(groupBucket); return err }); err != nil {
 		t.Fatal(err)
 	}
-	c := &committer{db: db}
+	c := newCommitter(db, nil, nil)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +366,7 @@ func TestCommitter_LostWriteLockFailsFast(t *testing.T) {
 		err := within(t, "run on a database whose meta pages are gone", never, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), groupDeadline)
 			defer cancel()
-			return c.run(ctx, groupPut("x"))
+			return c.Run(ctx, groupPut("x"))
 		})
 		if !errors.Is(err, session.ErrCorrupt) || !strings.Contains(err.Error(), "write lock is lost") {
 			t.Fatalf("call %d = %v; want session.ErrCorrupt saying the write lock is lost", i, err)
