@@ -5,16 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/closer"
+	"github.com/sessionkv/session/internal/optimistic"
 )
 
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
@@ -63,19 +61,12 @@ type Store struct {
 	now        func() time.Time
 	closed     closer.Flag
 
-	seed  maphash.Seed
-	locks [lockStripes]chan struct{}
-	// hints holds, per stripe, the value the last Load of one of the
-	// stripe's keys read, which UpdateRecord takes as its first guess of the
-	// current value (see UpdateRecord).
-	hints [lockStripes]atomic.Pointer[hint]
-}
-
-// hint is a value Load read for key: a private copy, so that callers who
-// change the Data of a loaded record cannot change it.
-type hint struct {
-	key string
-	raw []byte
+	// keys holds the in-process lock of each key's updates and, as hints,
+	// what the last Load of a key read (a private copy, so that callers
+	// who change the Data of a loaded record cannot change it), which
+	// UpdateRecord takes as its first guess of the current value (see
+	// UpdateRecord).
+	keys *optimistic.Keys[[]byte]
 }
 
 var (
@@ -84,10 +75,6 @@ var (
 	_ session.Ranger      = (*Store)(nil)
 	_ session.UserIndexer = (*Store)(nil)
 )
-
-// lockStripes is the number of in-process locks UpdateRecord's keys are spread
-// over: updates of one key from one Store take turns rather than conflict.
-const lockStripes = 1024
 
 // New returns a store that keeps sessions in Redis through client. A nil
 // opts means the defaults. New does not contact Redis, so it succeeds while
@@ -120,7 +107,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		prefix:     o.Prefix,
 		maxAttempt: o.MaxAttempts,
 		now:        o.Now,
-		seed:       maphash.MakeSeed(),
+		keys:       optimistic.New[[]byte](),
 	}
 	switch c := client.(type) {
 	case *redis.Client:
@@ -134,9 +121,6 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		s.guard = !c.Options().ContextTimeoutEnabled
 	default:
 		s.guard = true
-	}
-	for i := range s.locks {
-		s.locks[i] = make(chan struct{}, 1)
 	}
 	return s, nil
 }
@@ -157,9 +141,7 @@ func hasHashTag(prefix string) bool {
 // idempotent.
 func (s *Store) Close() error {
 	s.closed.Close()
-	for i := range s.hints {
-		s.hints[i].Store(nil)
-	}
+	s.keys.ForgetAll()
 	return nil
 }
 
@@ -220,46 +202,20 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 		return session.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
 	if raw == nil {
-		s.dropHint(key)
+		s.keys.Forget(key)
 		return session.Record{}, session.ErrNotFound
 	}
 	rec, ok := decodeValue(raw)
 	if !ok {
-		s.dropHint(key)
+		s.keys.Forget(key)
 		return session.Record{}, fmt.Errorf("redisstore: load: %w: %w", session.ErrNotFound, session.ErrCorrupt)
 	}
 	if rec.Expired(s.now()) {
-		s.dropHint(key)
+		s.keys.Forget(key)
 		return session.Record{}, session.ErrNotFound
 	}
-	s.hints[s.stripe(key)].Store(&hint{key: key, raw: bytes.Clone(raw)})
+	s.keys.Remember(key, bytes.Clone(raw))
 	return rec, nil
-}
-
-// stripe is the index of key's lock and hint.
-func (s *Store) stripe(key string) uint64 { return maphash.String(s.seed, key) % lockStripes }
-
-// takeHint returns and forgets the value the last Load of key read, unless
-// a Load of another key of the same stripe, or a Save or Delete of key
-// through this Store, has dropped it since. The value may be stale in any
-// case (another process, or a write racing with the Load, may have changed
-// the record): it is only ever a guess for the compare-and-set to check.
-func (s *Store) takeHint(key string) ([]byte, bool) {
-	slot := &s.hints[s.stripe(key)]
-	h := slot.Load()
-	if h == nil || h.key != key || !slot.CompareAndSwap(h, nil) {
-		return nil, false
-	}
-	return h.raw, true
-}
-
-// dropHint forgets the value a Load read for key, which a write through
-// this Store has made stale.
-func (s *Store) dropHint(key string) {
-	slot := &s.hints[s.stripe(key)]
-	if h := slot.Load(); h != nil && h.key == key {
-		slot.CompareAndSwap(h, nil)
-	}
 }
 
 // Save implements session.Store. It is one Redis round trip, plus one for
@@ -269,7 +225,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	s.dropHint(key)
+	s.keys.Forget(key)
 	if rec.Expired(s.now()) {
 		return s.remove(ctx, "save", key)
 	}
@@ -294,7 +250,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // remove deletes key's record and, in single-slot mode, its index entry.
 func (s *Store) remove(ctx context.Context, op, key string) error {
-	s.dropHint(key)
+	s.keys.Forget(key)
 	if !s.singleSlot {
 		// Index entries are left to readers (see doc.go).
 		_, err := call(s, ctx, func(ctx context.Context) (int64, error) {
@@ -341,7 +297,7 @@ func (s *Store) runOwnerChecked(ctx context.Context, op string, w *write) error 
 // costs one more (the script returns the current record with the
 // conflict). After a Load of the key through this Store, as the engine
 // does on each request, UpdateRecord skips the read: it takes what Load read as
-// its first guess (see takeHint), and the compare-and-set checks the guess.
+// its first guess (see optimistic.Keys.Take), and the compare-and-set checks the guess.
 // A right guess (the session did not change in between) saves a round
 // trip; a wrong one costs the round trip it saved, since the conflict
 // returns the current record, and does not count as an attempt. fn may
@@ -352,12 +308,12 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx, key)
+	unlock, err := s.keys.Lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	raw, guessed := s.takeHint(key)
+	raw, guessed := s.keys.Take(key)
 	if !guessed {
 		if raw, err = s.get(ctx, s.recordKey(key)); err != nil {
 			return fmt.Errorf("redisstore: update: %w", err)
@@ -415,38 +371,9 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 		if attempt >= s.maxAttempt {
 			return fmt.Errorf("redisstore: update: %w (%d attempts)", ErrConflict, attempt)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := optimistic.Backoff(ctx, attempt); err != nil {
 			return err
 		}
-	}
-}
-
-// lock takes key's in-process stripe lock, or fails when ctx ends first.
-func (s *Store) lock(ctx context.Context, key string) (unlock func(), err error) {
-	l := s.locks[s.stripe(key)]
-	select {
-	case l <- struct{}{}:
-		return func() { <-l }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// backoff waits before the next attempt after a conflict with another
-// process: nothing after the first conflict (the script already returned the
-// current record), then a random time up to 50µs·2^attempt, at most 20ms.
-func backoff(ctx context.Context, attempt int) error {
-	if attempt < 2 {
-		return ctx.Err()
-	}
-	limit := min(50*time.Microsecond<<min(attempt, 20), 20*time.Millisecond)
-	t := time.NewTimer(rand.N(limit))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
