@@ -1,0 +1,202 @@
+package sqlstore
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Dialect names the database engine behind a *sql.DB.
+type Dialect int
+
+// The engines sqlstore speaks to.
+const (
+	// SQLite, through modernc.org/sqlite (driver name "sqlite").
+	SQLite Dialect = iota + 1
+	// PostgreSQL, through github.com/jackc/pgx/v5/stdlib (driver name
+	// "pgx").
+	PostgreSQL
+	// MySQL and MariaDB, through github.com/go-sql-driver/mysql (driver
+	// name "mysql"). A *sql.DB given to New should use the DSN parameter
+	// clientFoundRows=true; Open sets it.
+	MySQL
+)
+
+// String returns the dialect's name: "sqlite", "postgres" or "mysql".
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case PostgreSQL:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+func (d Dialect) valid() bool { return d >= SQLite && d <= MySQL }
+
+// tableName is what Options.Table accepts: an unquoted identifier every
+// engine takes as it is.
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+
+// checkTable returns an error for a table name the store cannot use.
+func checkTable(name string) error {
+	if !tableName.MatchString(name) {
+		return fmt.Errorf("sqlstore: table name %q: want letters, digits and underscores, not starting with a digit, at most 48", name)
+	}
+	return nil
+}
+
+// Schema returns the statements that create the store's table and indexes
+// in dialect d, each ending with a semicolon, for teams that run their
+// migrations themselves (see Options.NoCreate). The statements are
+// idempotent ("IF NOT EXISTS"). table "" means the default, "sessions".
+//
+// The table has one row per session: session_key (the store key, at most
+// 255 ASCII bytes), data (the encoded session), expires_ms (its expiry, in
+// Unix milliseconds), user_id (its owner's user ID, as bytes, empty for
+// none) and token (a random number each write sets, which the
+// compare-and-set of PostgreSQL and MySQL checks). The indexes are on
+// expires_ms, for the sweeper, and on user_id, for the per-user index.
+func Schema(d Dialect, table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if err := checkTable(table); err != nil {
+		return "", err
+	}
+	if !d.valid() {
+		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
+	}
+	return strings.Join(ddl(d, table), ";\n") + ";\n", nil
+}
+
+// ddl returns the statements of Schema, without semicolons.
+func ddl(d Dialect, t string) []string {
+	switch d {
+	case SQLite:
+		return []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
+  session_key TEXT NOT NULL PRIMARY KEY,
+  data BLOB NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  user_id BLOB NOT NULL DEFAULT x'',
+  token INTEGER NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_expires ON ` + t + ` (expires_ms)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_user ON ` + t + ` (user_id) WHERE user_id <> x''`,
+		}
+	case PostgreSQL:
+		return []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
+  session_key VARCHAR(255) NOT NULL PRIMARY KEY,
+  data BYTEA NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  user_id BYTEA NOT NULL DEFAULT '',
+  token BIGINT NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_expires ON ` + t + ` (expires_ms)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_user ON ` + t + ` (user_id) WHERE user_id <> ''`,
+		}
+	default: // MySQL: no partial indexes, nor IF NOT EXISTS on indexes in MySQL 8.
+		return []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
+  session_key VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+  data LONGBLOB NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  user_id VARBINARY(1024) NOT NULL DEFAULT '',
+  token BIGINT NOT NULL,
+  KEY ` + t + `_expires (expires_ms),
+  KEY ` + t + `_user (user_id)
+) ENGINE=InnoDB`,
+		}
+	}
+}
+
+// queries are the statements of one table in one dialect, with "?"
+// placeholders turned into "$n" for PostgreSQL.
+type queries struct {
+	load      string // key, now → data, expires, user, token (live only)
+	read      string // key → data, expires, user, token (any expiry)
+	upsert    string // key, data, expires, user, token
+	insert    string // key, data, expires, user, token; no row when one exists
+	update    string // data, expires, user, newToken, key, oldToken
+	delete    string // key
+	deleteTok string // key, token
+	sweep     string // now, now, limit
+	userKeys  string // user, now
+	delUser   string // user, now → live rows deleted; then delUserAll
+	delUserAl string // user
+	count     string
+	rangeLive string // after, now, limit
+	rangeExp  string // after, now, limit
+	exists    string // checks the table has the store's columns
+}
+
+// user is the condition that keeps a user query on the partial index.
+func userCond(d Dialect) string {
+	switch d {
+	case SQLite:
+		return `user_id = ? AND user_id <> x''`
+	case PostgreSQL:
+		return `user_id = ? AND user_id <> ''`
+	}
+	return `user_id = ?`
+}
+
+func makeQueries(d Dialect, t string) queries {
+	cols := `session_key, data, expires_ms, user_id, token`
+	q := queries{
+		load:      `SELECT data, expires_ms, user_id, token FROM ` + t + ` WHERE session_key = ? AND expires_ms > ?`,
+		read:      `SELECT data, expires_ms, user_id, token FROM ` + t + ` WHERE session_key = ?`,
+		update:    `UPDATE ` + t + ` SET data = ?, expires_ms = ?, user_id = ?, token = ? WHERE session_key = ? AND token = ?`,
+		delete:    `DELETE FROM ` + t + ` WHERE session_key = ?`,
+		deleteTok: `DELETE FROM ` + t + ` WHERE session_key = ? AND token = ?`,
+		userKeys:  `SELECT session_key FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms > ?`,
+		delUser:   `DELETE FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms > ?`,
+		delUserAl: `DELETE FROM ` + t + ` WHERE ` + userCond(d),
+		count:     `SELECT COUNT(*) FROM ` + t,
+		rangeLive: `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms > ? ORDER BY session_key LIMIT ?`,
+		rangeExp:  `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms <= ? ORDER BY session_key LIMIT ?`,
+		exists:    `SELECT ` + cols + ` FROM ` + t + ` WHERE 1 = 0`,
+	}
+	switch d {
+	case MySQL:
+		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expires_ms = VALUES(expires_ms), user_id = VALUES(user_id), token = VALUES(token)`
+		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?)` // a duplicate key is the conflict
+		// The expiry is checked again on each row the statement deletes.
+		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`
+	default:
+		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token`
+		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_key) DO NOTHING`
+		// The outer condition on expires_ms makes PostgreSQL check it again
+		// on a row that a write refreshed after the subquery found it.
+		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND session_key IN (SELECT session_key FROM ` + t + ` WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)`
+	}
+	if d == PostgreSQL {
+		for _, p := range []*string{&q.load, &q.read, &q.upsert, &q.insert, &q.update, &q.delete, &q.deleteTok,
+			&q.sweep, &q.userKeys, &q.delUser, &q.delUserAl, &q.count, &q.rangeLive, &q.rangeExp, &q.exists} {
+			*p = numbered(*p)
+		}
+	}
+	return q
+}
+
+// numbered turns the "?" placeholders of s into PostgreSQL's "$1", "$2"...
+// The statements above hold no "?" anywhere else.
+func numbered(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,521 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/closer"
+	"github.com/sessionkv/session/internal/groupcommit"
+	"github.com/sessionkv/session/internal/optimistic"
+)
+
+// DefaultTable is the table the store uses when Options.Table is empty.
+const DefaultTable = "sessions"
+
+// DefaultMaxAttempts is the default of Options.MaxAttempts.
+const DefaultMaxAttempts = 100
+
+// ErrConflict is returned by UpdateRecord on PostgreSQL and MySQL when other
+// processes kept changing the record for Options.MaxAttempts attempts.
+var ErrConflict = errors.New("sqlstore: too many concurrent writes to one session")
+
+// Options configures a Store. A nil *Options means the defaults below.
+type Options struct {
+	// Table names the table of the sessions; its indexes are named after
+	// it (Table+"_expires", Table+"_user"). Letters, digits and
+	// underscores. Default "sessions". A "table" parameter in Open's URL
+	// overrides it.
+	Table string
+	// NoCreate skips the creation of the table and its indexes, for teams
+	// that run migrations themselves (see Schema for the statements).
+	// The store then checks that the table exists and has its columns.
+	// Default false: Open and New create what is missing.
+	NoCreate bool
+
+	// NoSync, for SQLite, commits without waiting for the disk
+	// (synchronous=NORMAL in WAL mode): a power failure or an operating
+	// system crash can lose the last commits, never the file's integrity;
+	// a crash of the process alone loses nothing. Default false:
+	// synchronous=FULL, every commit on disk before it returns. The server
+	// engines ignore it: their durability is the server's setting.
+	NoSync bool
+	// BusyTimeout, for SQLite, is how long a write waits for another
+	// process that holds the database's write lock before it fails.
+	// Default 5 seconds.
+	BusyTimeout time.Duration
+	// AllowSharedLocation, for SQLite, accepts a database file in a
+	// directory that another local user owns or can write to (even a
+	// sticky one such as /tmp: SQLite keeps companion files beside the
+	// database, which such a user could plant), or a file another user
+	// owns. Open otherwise refuses it with an error wrapping
+	// session.ErrUnsafeLocation. Set it only for a location shared on
+	// purpose; Open then logs a warning instead. Default false.
+	AllowSharedLocation bool
+
+	// SweepBatch is the most records DeleteExpired deletes in one
+	// statement. Default 1000.
+	SweepBatch int
+	// MaxAttempts bounds the compare-and-set attempts of one UpdateRecord
+	// on PostgreSQL and MySQL before it fails with ErrConflict. Default
+	// 100.
+	MaxAttempts int
+	// Logger receives warnings. Default slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Default time.Now; tests set a fake
+	// clock.
+	Now func() time.Time
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Table == "" {
+		r.Table = DefaultTable
+	}
+	if err := checkTable(r.Table); err != nil {
+		return r, err
+	}
+	if r.BusyTimeout <= 0 {
+		r.BusyTimeout = 5 * time.Second
+	}
+	if r.SweepBatch <= 0 {
+		r.SweepBatch = 1000
+	}
+	if r.MaxAttempts < 0 {
+		return r, fmt.Errorf("sqlstore: negative MaxAttempts %d", r.MaxAttempts)
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return r, nil
+}
+
+// Store is a session.Store in an SQL table. Create it with Open or New. It
+// is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	ownsDB  bool
+	dialect Dialect
+	q       queries
+	opts    Options
+	closed  closer.Flag
+
+	// SQLite: writes share transactions.
+	group *groupcommit.Committer[*sql.Tx]
+	// PostgreSQL, MySQL: per-key turns and Load's hints for UpdateRecord.
+	keys *optimistic.Keys[row]
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared statements by SQL text
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ session.Store         = (*Store)(nil)
+	_ session.Sweeper       = (*Store)(nil)
+	_ session.Updater       = (*Store)(nil)
+	_ session.Ranger        = (*Store)(nil)
+	_ session.ExpiredRanger = (*Store)(nil)
+	_ session.UserIndexer   = (*Store)(nil)
+	_ session.Counter       = (*Store)(nil)
+)
+
+// Open connects to the database the URL names (see ParseURL), creates the
+// store's table and indexes unless Options.NoCreate, and returns a Store
+// that owns the connection pool: Close closes it. Open fails when the
+// database cannot be reached.
+//
+// For SQLite, Open creates the file (mode 0600, and its directory 0700) if
+// needed, puts it in WAL mode and sets synchronous=FULL (NORMAL with
+// Options.NoSync) and a busy timeout (Options.BusyTimeout), unless the URL
+// sets those parameters itself. It refuses, with an error wrapping
+// session.ErrUnsafeLocation, a file in a directory another local user
+// owns or can write, or a file another user owns or can write (see
+// Options.AllowSharedLocation).
+func Open(rawURL string, opts *Options) (*Store, error) {
+	t, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if t.Table != "" {
+		if err := checkTable(t.Table); err != nil {
+			return nil, err
+		}
+		o.Table = t.Table
+	}
+	var db *sql.DB
+	switch t.Dialect {
+	case SQLite:
+		db, err = openSQLite(t, o)
+	case MySQL:
+		var c driver.Connector
+		if c, err = mysql.NewConnector(t.mysql); err == nil {
+			db = sql.OpenDB(c)
+		}
+	default:
+		db, err = sql.Open(t.driver, t.dsn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", t, err)
+	}
+	if t.Dialect != SQLite {
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s, err := newStore(db, t.Dialect, o)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", t, err)
+	}
+	s.ownsDB = true
+	return s, nil
+}
+
+// New returns a Store in a database the application already has open (its
+// pool, its TLS settings), creating the table and indexes unless
+// Options.NoCreate. d says which engine db speaks to. Close does not
+// close db. For MySQL, db should report found rows (the DSN parameter
+// clientFoundRows=true): New checks and fails otherwise. For SQLite, db
+// should have a busy timeout and begin transactions with BEGIN IMMEDIATE
+// (the modernc.org/sqlite DSN parameter _txlock=immediate), as Open's does.
+func New(db *sql.DB, d Dialect, opts *Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: New: nil database")
+	}
+	if !d.valid() {
+		return nil, fmt.Errorf("sqlstore: New: unknown dialect %v", d)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newStore(db, d, o)
+}
+
+func newStore(db *sql.DB, d Dialect, o Options) (*Store, error) {
+	s := &Store{db: db, dialect: d, q: makeQueries(d, o.Table), opts: o, stmts: map[string]*sql.Stmt{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.prepareTable(ctx); err != nil {
+		return nil, err
+	}
+	if d == SQLite {
+		s.group = groupcommit.New(groupcommit.Config[*sql.Tx]{
+			Update: s.transact,
+			PanicError: func(r any) error {
+				return fmt.Errorf("sqlstore: panic during a group commit: %v", r)
+			},
+		})
+	} else {
+		s.keys = optimistic.New[row]()
+	}
+	return s, nil
+}
+
+// prepareTable creates the table and indexes, or with NoCreate checks
+// that the table is there.
+func (s *Store) prepareTable(ctx context.Context) error {
+	if s.opts.NoCreate {
+		rows, err := s.db.QueryContext(ctx, s.q.exists)
+		if err != nil {
+			return fmt.Errorf("table %s (NoCreate is set; create it with the statements of Schema): %w", s.opts.Table, err)
+		}
+		return rows.Close()
+	}
+	for _, stmt := range ddl(s.dialect, s.opts.Table) {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create table %s: %w", s.opts.Table, err)
+		}
+	}
+	if s.dialect == MySQL {
+		return s.checkFoundRows(ctx)
+	}
+	return nil
+}
+
+// checkFoundRows makes sure that an UPDATE which changes nothing still
+// reports the row it matched (clientFoundRows), on which the
+// compare-and-set relies.
+func (s *Store) checkFoundRows(ctx context.Context) error {
+	key := fmt.Sprintf("sqlstore-probe-%016x", rand.Uint64())
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, s.q.insert, key, []byte{}, 0, []byte{}, 1); err != nil {
+		return fmt.Errorf("table %s: %w", s.opts.Table, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), s.q.delete, key)
+	res, err := conn.ExecContext(ctx, `UPDATE `+s.opts.Table+` SET token = 1 WHERE session_key = ?`, key)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", s.opts.Table, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("the MySQL connection must report found rows: add clientFoundRows=true to its DSN")
+	}
+	return nil
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the engine the store speaks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Table returns the name of the store's table.
+func (s *Store) Table() string { return s.opts.Table }
+
+// Close marks the store closed, waits for nothing, and closes the database
+// if Open opened it. Later calls return session.ErrClosed. Close is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Close()
+		if s.keys != nil {
+			s.keys.ForgetAll()
+		}
+		s.mu.Lock()
+		for _, st := range s.stmts {
+			st.Close()
+		}
+		s.stmts = nil
+		s.mu.Unlock()
+		if s.ownsDB {
+			s.closeErr = s.db.Close()
+		}
+	})
+	return s.closeErr
+}
+
+// stmt returns the prepared statement of query, preparing it on first
+// use. Prepared statements spare the server a parse per call, and MySQL
+// two round trips.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stmts == nil {
+		return nil, session.ErrClosed
+	}
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// exec runs query with args, in tx when not nil.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs query with args, in tx when not nil.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Row, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.QueryRowContext(ctx, args...), nil
+}
+
+// row is one table row: a record and its write token.
+type row struct {
+	exists  bool
+	data    []byte
+	expires int64 // Unix ms
+	user    []byte
+	token   int64
+}
+
+func (r row) record() session.Record {
+	return session.Record{Data: r.data, Expires: time.UnixMilli(r.expires), UserID: string(r.user)}
+}
+
+func (r row) live(now int64) bool { return r.exists && r.expires > now }
+
+// scanRow reads a row of the load and read queries; a missing one is a row
+// that does not exist.
+func scanRow(r *sql.Row) (row, error) {
+	var out row
+	err := r.Scan(&out.data, &out.expires, &out.user, &out.token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row{}, nil
+	}
+	if err != nil {
+		return row{}, err
+	}
+	out.exists = true
+	if out.data == nil {
+		out.data = []byte{}
+	}
+	return out, nil
+}
+
+// ms is t in Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// now is the store's clock in Unix milliseconds.
+func (s *Store) now() int64 { return ms(s.opts.Now()) }
+
+// newToken returns the token of a write: random, so that a row deleted and
+// written again never looks like the one a compare-and-set read.
+func newToken() int64 { return rand.Int64() }
+
+// Load implements session.Store: one indexed SELECT.
+func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	if err := s.closed.Check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	q, err := s.queryRow(ctx, nil, s.q.load, key, s.now())
+	if err != nil {
+		return session.Record{}, s.fail("load", ctx, err)
+	}
+	r, err := scanRow(q)
+	if err != nil {
+		return session.Record{}, s.fail("load", ctx, err)
+	}
+	if !r.exists {
+		if s.keys != nil {
+			s.keys.Forget(key)
+		}
+		return session.Record{}, session.ErrNotFound
+	}
+	if s.keys != nil {
+		// The caller owns r.data; the hint keeps a copy of its own.
+		h := r
+		h.data = append([]byte(nil), r.data...)
+		s.keys.Remember(key, h)
+	}
+	return r.record(), nil
+}
+
+// Save implements session.Store: one upsert (on SQLite, in a transaction
+// shared with concurrent writes). A record already expired is stored, for
+// Load to ignore and the sweeper to remove, as the other stores that
+// sweep do.
+func (s *Store) Save(ctx context.Context, key string, rec session.Record) error {
+	if err := s.closed.Check(ctx); err != nil {
+		return err
+	}
+	if err := session.CheckUserID(rec.UserID); err != nil {
+		return fmt.Errorf("sqlstore: save: %w", err)
+	}
+	data, exp, user := recordArgs(rec)
+	return s.write(ctx, "save", key, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, s.q.upsert, key, data, exp, user, newToken())
+		return err
+	})
+}
+
+// recordArgs returns rec's columns as statement arguments. Data is never
+// nil: the columns are NOT NULL.
+func recordArgs(rec session.Record) (data []byte, expires int64, user []byte) {
+	data = rec.Data
+	if data == nil {
+		data = []byte{}
+	}
+	return data, ms(rec.Expires), []byte(rec.UserID)
+}
+
+// Delete implements session.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.closed.Check(ctx); err != nil {
+		return err
+	}
+	return s.remove(ctx, "delete", key)
+}
+
+func (s *Store) remove(ctx context.Context, op, key string) error {
+	return s.write(ctx, op, key, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, s.q.delete, key)
+		return err
+	})
+}
+
+// write runs fn, which writes key's row: on SQLite in a transaction shared
+// with concurrent writes, elsewhere on its own, after dropping key's hint.
+func (s *Store) write(ctx context.Context, op, key string, fn func(tx *sql.Tx) error) error {
+	var err error
+	if s.group != nil {
+		err = s.group.Run(ctx, fn)
+	} else {
+		s.keys.Forget(key)
+		err = fn(nil)
+	}
+	if err != nil {
+		return s.fail(op, ctx, err)
+	}
+	return nil
+}
+
+// transact runs fn in one SQLite write transaction (BEGIN IMMEDIATE: the
+// write lock is taken at once, or waited for up to the busy timeout),
+// committed when fn succeeds. The group committer calls it; fn's
+// statements are bound to no caller's context, since they serve many.
+func (s *Store) transact(fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// fail wraps err, the failure of op, for the caller: a context's end as
+// the context's error, a closed database as session.ErrClosed.
+func (s *Store) fail(op string, ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, session.ErrClosed), errors.Is(err, sql.ErrConnDone) && s.closedNow():
+		return fmt.Errorf("sqlstore: %s: %w", op, session.ErrClosed)
+	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+		return fmt.Errorf("sqlstore: %s: %w (%v)", op, ctx.Err(), err)
+	}
+	if s.closedNow() && err.Error() == "sql: database is closed" {
+		return fmt.Errorf("sqlstore: %s: %w", op, session.ErrClosed)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+func (s *Store) closedNow() bool { return s.closed.Check(context.Background()) != nil }

@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// ErrBadURL is returned by Open and ParseURL for a URL they cannot use.
+var ErrBadURL = errors.New("sqlstore: bad database URL")
+
+// Target is a parsed database URL: what Open connects to.
+type Target struct {
+	// Dialect is the engine the URL names.
+	Dialect Dialect
+	// Path is the SQLite database file ("" for the server engines).
+	Path string
+	// Table is the URL's "table" parameter ("" when absent), which
+	// overrides Options.Table.
+	Table string
+
+	driver string // database/sql driver name
+	dsn    string // the driver's data source name
+	mysql  *mysql.Config
+}
+
+// String returns the URL with any password replaced by "xxxxx".
+func (t Target) String() string {
+	switch t.Dialect {
+	case SQLite:
+		return "sqlite:" + t.Path
+	case MySQL:
+		c := t.mysql.Clone()
+		if c.Passwd != "" {
+			c.Passwd = "xxxxx"
+		}
+		return "mysql://" + url.UserPassword(c.User, c.Passwd).String() + "@" + c.Addr + "/" + c.DBName
+	}
+	return Redact(t.dsn)
+}
+
+// Redact returns raw with the password of its user information, if any,
+// replaced by "xxxxx", for messages that name a database URL.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndexByte(raw, '@'); i >= 0 && strings.Contains(raw, "://") {
+			return raw[:strings.Index(raw, "://")+3] + "xxxxx" + raw[i:]
+		}
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// ParseURL parses a database URL without connecting:
+//
+//   - sqlite:PATH or sqlite:///ABSOLUTE/PATH, with parameters for
+//     modernc.org/sqlite ("_pragma=...", "_busy_timeout=...") after "?";
+//   - postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS (or postgresql://),
+//     with pgx's parameters ("sslmode", "search_path", "connect_timeout");
+//   - mysql://USER:PASSWORD@HOST:PORT/DB?PARAMS, with the parameters of
+//     github.com/go-sql-driver/mysql ("tls", "timeout", "readTimeout").
+//
+// The one parameter the store itself takes is "table" (Options.Table);
+// every other one goes to the driver as it is.
+func ParseURL(raw string) (Target, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" {
+		return Target{}, fmt.Errorf("%w %q: want sqlite:PATH, postgres://HOST/DB or mysql://HOST/DB", ErrBadURL, Redact(raw))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		return parseSQLite(raw, rest)
+	case "postgres", "postgresql":
+		return parsePostgres(raw)
+	case "mysql", "mariadb":
+		return parseMySQL(raw)
+	}
+	return Target{}, fmt.Errorf("%w %q: unknown scheme %q (known: sqlite, postgres, postgresql, mysql)", ErrBadURL, Redact(raw), scheme)
+}
+
+func parseSQLite(raw, rest string) (Target, error) {
+	path, query, _ := strings.Cut(rest, "?")
+	if strings.HasPrefix(path, "//") {
+		u, err := url.Parse("x:" + path)
+		if err != nil {
+			return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, raw, errors.Unwrap(err))
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return Target{}, fmt.Errorf("%w %q: host %q: an SQLite database is a local file", ErrBadURL, raw, u.Host)
+		}
+		path = u.Path
+	}
+	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return Target{}, fmt.Errorf("%w %q: needs the path of a database file, as in sqlite:/var/lib/app/db.sqlite3", ErrBadURL, raw)
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, raw, err)
+	}
+	t := Target{Dialect: SQLite, Path: path, Table: params.Get("table"), driver: "sqlite"}
+	params.Del("table")
+	t.dsn = params.Encode() // completed by openSQLite, once the path is checked
+	return t, nil
+}
+
+func parsePostgres(raw string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), errors.Unwrap(err))
+	}
+	if u.Host == "" && u.Query().Get("host") == "" {
+		return Target{}, fmt.Errorf("%w %q: needs a host, as in postgres://app@127.0.0.1:5432/app", ErrBadURL, Redact(raw))
+	}
+	q := u.Query()
+	t := Target{Dialect: PostgreSQL, Table: q.Get("table"), driver: "pgx"}
+	q.Del("table")
+	u.RawQuery = q.Encode()
+	t.dsn = u.String()
+	return t, nil
+}
+
+func parseMySQL(raw string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), errors.Unwrap(err))
+	}
+	if u.Host == "" {
+		return Target{}, fmt.Errorf("%w %q: needs a host, as in mysql://app@127.0.0.1:3306/app", ErrBadURL, Redact(raw))
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return Target{}, fmt.Errorf("%w %q: needs one database name after the host, as in mysql://app@127.0.0.1:3306/app", ErrBadURL, Redact(raw))
+	}
+	q := u.Query()
+	t := Target{Dialect: MySQL, Table: q.Get("table"), driver: "mysql"}
+	q.Del("table")
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	var b strings.Builder
+	if u.User != nil {
+		b.WriteString(u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			b.WriteString(":" + p)
+		}
+		b.WriteString("@")
+	}
+	b.WriteString("tcp(" + addr + ")/" + db)
+	if len(q) > 0 {
+		b.WriteString("?" + q.Encode())
+	}
+	cfg, err := mysql.ParseDSN(b.String())
+	if err != nil {
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), err)
+	}
+	// UPDATE must report the rows it matched, not only those it changed:
+	// the compare-and-set reads its outcome from that count.
+	cfg.ClientFoundRows = true
+	t.mysql = cfg
+	return t, nil
+}
