@@ -18,6 +18,7 @@ import (
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/filestore"
 	"github.com/sessionkv/session/memstore"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 // stores opens each store of this module for one test.
@@ -31,8 +32,12 @@ func stores(t *testing.T) map[string]session.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { bolt.Close(); files.Close() })
-	return map[string]session.Store{"memstore": memstore.New(), "boltstore": bolt, "filestore": files}
+	sqlite, err := sqlstore.Open("sqlite:"+filepath.Join(t.TempDir(), "db.sqlite3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close(); files.Close(); sqlite.Close() })
+	return map[string]session.Store{"memstore": memstore.New(), "boltstore": bolt, "filestore": files, "sqlstore": sqlite}
 }
 
 // server serves the engine's middleware around a tiny API on a loopback

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Runs every check and test of sessionkv: formatting, go vet, staticcheck,
-# the whole test suite under the race detector (real redis-server, real bbolt
-# and file stores, crash, soak and hostile-input suites), the browser tests
-# in headless Chromium, a short fuzzing pass over every parser, and, beside
-# it, the benchmark suite's tests, which run it in smoke mode. It installs
-# what the tests need (redis-server, chromium) from the distribution's
-# packages when they are missing. This is the README's test command and
-# exactly what CI runs.
+# the whole test suite under the race detector (real redis-server,
+# PostgreSQL and MariaDB servers, real bbolt, SQLite and file stores, crash,
+# soak and hostile-input suites), the browser tests in headless Chromium, a
+# short fuzzing pass over every parser, and, beside it, the benchmark
+# suite's tests, which run it in smoke mode. It installs what the tests
+# need (redis-server, postgresql, mariadb-server, chromium) from the
+# distribution's packages when they are missing. This is the README's test
+# command and exactly what CI runs.
 #
 # Environment: SESSIONKV_FUZZSCALE (percent of each fuzz target's
 # execution budget, default 100); SESSIONKV_SKIP_DEPS=1 to skip the
 # package installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export SESSIONKV_REQUIRE_REDIS=1 SESSIONKV_REQUIRE_BROWSER=1
+export SESSIONKV_REQUIRE_REDIS=1 SESSIONKV_REQUIRE_BROWSER=1 SESSIONKV_REQUIRE_POSTGRES=1 SESSIONKV_REQUIRE_MYSQL=1
 fuzzscale=${SESSIONKV_FUZZSCALE:-100}
 started=$SECONDS
 
@@ -22,6 +23,7 @@ step() { echo; echo "== $* ($((SECONDS - started))s)"; }
 if [ "${SESSIONKV_SKIP_DEPS:-}" != 1 ]; then
   step "dependencies"
   ./scripts/redis-deps.sh
+  ./scripts/sql-deps.sh
   ./scripts/chromium-deps.sh
 fi
 
