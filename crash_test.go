@@ -21,11 +21,12 @@ import (
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/filestore"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 // The crash test's child runs this test binary again with these variables.
 const (
-	crashStoreEnv = "SESSIONKV_CRASH_STORE" // "bolt" or "file"
+	crashStoreEnv = "SESSIONKV_CRASH_STORE" // "bolt", "file" or "sqlite"
 	crashPathEnv  = "SESSIONKV_CRASH_PATH"
 )
 
@@ -35,6 +36,8 @@ func openCrashStore(kind, path string) (session.Store, error) {
 		return boltstore.Open(path, &boltstore.Options{Timeout: 5 * time.Second})
 	case "file":
 		return filestore.New(path, nil)
+	case "sqlite":
+		return sqlstore.Open("sqlite:"+path, nil)
 	}
 	return nil, fmt.Errorf("unknown store %q", kind)
 }
@@ -124,10 +127,10 @@ func crashRounds() int {
 // new as acknowledged, and decodes; that nothing is half-written; and that
 // the store opens without repair.
 func TestCrash_AcknowledgedSavesSurviveKill9(t *testing.T) {
-	for _, kind := range []string{"bolt", "file"} {
+	for _, kind := range []string{"bolt", "file", "sqlite"} {
 		t.Run(kind, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "store")
-			if kind == "bolt" {
+			if kind != "file" {
 				path += ".db"
 			}
 			acked := map[string]int{} // id → highest acknowledged value
@@ -212,6 +215,12 @@ func verifyAfterCrash(t *testing.T, kind, path string, acked map[string]int, rou
 		})
 		if err != nil {
 			t.Fatalf("round %d: bbolt consistency check: %v", round, err)
+		}
+	}
+	if q, ok := st.(*sqlstore.Store); ok {
+		var verdict string
+		if err := q.DB().QueryRow("PRAGMA integrity_check").Scan(&verdict); err != nil || verdict != "ok" {
+			t.Fatalf("round %d: SQLite integrity check: %q, %v", round, verdict, err)
 		}
 	}
 	opts := session.DefaultOptions()
