@@ -39,7 +39,7 @@ type command struct {
 // commands lists the subcommands in the order the overview shows them.
 var commands = []*command{
 	clearCommand, lsCommand, showCommand, statsCommand,
-	revokeCommand, migrateCommand, compactCommand, checkCommand, salvageCommand,
+	revokeCommand, migrateCommand, schemaCommand, compactCommand, checkCommand, salvageCommand,
 }
 
 // lookup returns the command called name, or nil.

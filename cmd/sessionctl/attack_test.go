@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 const attackOtherUser = 65534
@@ -208,7 +209,13 @@ func TestStoreOfAnotherUser_IsRefusedWithTheWayOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	for _, p := range []string{dir, path} {
+	db := filepath.Join(dir, "db.sqlite3") // an SQLite store keeps companion files beside it
+	sq, err := sqlstore.Open("sqlite:"+db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq.Close()
+	for _, p := range []string{dir, path, db} {
 		if err := os.Chown(p, attackOtherUser, attackOtherUser); err != nil { // the app's user
 			t.Fatal(err)
 		}
@@ -217,6 +224,12 @@ func TestStoreOfAnotherUser_IsRefusedWithTheWayOut(t *testing.T) {
 		r := runInProcess(cmd, "--store", "bolt:"+path)
 		if r.code != exitError || !strings.Contains(r.stderr, "run as the user who owns the store") {
 			t.Errorf("root: sessionctl %s on the app's store: exit %d: %s", cmd, r.code, strings.TrimSpace(r.stderr))
+		}
+	}
+	for _, cmd := range []string{"clearsessions", "stats"} {
+		r := runInProcess(cmd, "--store", "sqlite:"+db)
+		if r.code != exitError || !strings.Contains(r.stderr, "run as the user who owns the store") {
+			t.Errorf("root: sessionctl %s on the app's SQLite store: exit %d: %s", cmd, r.code, strings.TrimSpace(r.stderr))
 		}
 	}
 }
@@ -243,6 +256,7 @@ func TestHumanOutput_HostileStorePathIsEscapedEverywhere(t *testing.T) {
 	store := "bolt:" + path
 	other := "bolt:" + filepath.Join(dir, "t\x1b[2J.db")
 	files := filepath.Join(t.TempDir(), "f\x1b[2J")
+	sqlite := "sqlite:" + filepath.Join(dir, "q\x1b[2J.sqlite3")
 	cases := [][]string{
 		{"stats", "--store", store},
 		{"ls", "--store", store},
@@ -261,8 +275,17 @@ func TestHumanOutput_HostileStorePathIsEscapedEverywhere(t *testing.T) {
 		{"no\x1b[2Jcommand"},
 		{"help", "no\x1b[2Jcommand"},
 		{"compact", "--store", "file:" + files},
+		{"migrate", "--from", store, "--to", sqlite},
+		{"stats", "--store", sqlite},
+		{"ls", "--store", sqlite + "?table=missing"},
+		{"revoke", "--user", "u\x1b[2J", "--store", sqlite},
+		{"compact", "--store", sqlite},
+		{"schema", "--store", sqlite},
+		{"schema", "--store", sqlite + "?table=\x1b[2J"},
+		{"schema", "--dialect", "\x1b[2J"},
+		{"stats", "--store", "postgres://\x1b[2J@127.0.0.1:1/x?connect_timeout=1"},
 	}
-	for _, c := range []string{"stats", "ls", "show", "clearsessions", "revoke", "migrate", "compact"} {
+	for _, c := range []string{"stats", "ls", "show", "clearsessions", "revoke", "migrate", "compact", "schema"} {
 		cases = append(cases, []string{c, "--help"}, []string{"help", c})
 	}
 	for _, args := range cases {

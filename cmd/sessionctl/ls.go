@@ -21,19 +21,20 @@ var lsCommand = &command{
 	details: `
 Lists the live sessions of a store: store key (the SHA-256 of the
 session ID, as "show" takes it), user ID, encoded size and expiry; in key
-order for bolt and file stores and for --user, in the store's order for
-the others.
+order for bolt, file and SQL stores and for --user, in the store's order
+for the others.
 --user lists one user's sessions, through the store's user index when it
 has one and by reading every session otherwise.
 
 --expired lists the sessions that have expired but are still stored,
-waiting for a sweep (bolt, file and memory stores keep them until one
+waiting for a sweep (bolt, file, SQL and memory stores keep them until one
 runs; delete them now with clearsessions). A store that cannot list them
 gets a count instead where it can count its records; Redis deletes
 expired keys itself.`,
 	example: `
 sessionctl ls --store bolt:/var/lib/app/sessions.db --limit 20
-sessionctl ls --store file:/var/lib/app/sessions --user 42 --json`,
+sessionctl ls --store file:/var/lib/app/sessions --user 42 --json
+sessionctl ls --store postgres://app@db.internal/app --expired`,
 	run: runLs,
 }
 

@@ -14,7 +14,10 @@
 //	stats          counts, sizes and an expiry histogram
 //	revoke         delete every session of a user (log out everywhere)
 //	migrate        copy every live session from one store to another
+//	schema         print the SQL that creates an SQL store's table
 //	compact        rewrite a bbolt file to give freed space back
+//	check          verify a bbolt file's structure
+//	salvage        copy every readable session out of a damaged bbolt file
 //
 // Run "sessionctl COMMAND --help" for a command's flags and an example.
 //
@@ -25,16 +28,26 @@
 //	bolt:/var/lib/app/sessions.db   a bbolt database file
 //	file:/var/lib/app/sessions      a directory of one file per session
 //	redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
+//	sqlite:/var/lib/app/db.sqlite3  an SQLite database file
+//	postgres://USER:PASS@HOST/DB    PostgreSQL (also postgresql://)
+//	mysql://USER:PASS@HOST/DB       MySQL or MariaDB
 //	memory:                         an empty in-process store (for trials)
+//
+// An SQL URL may name the table with ?table=NAME (default sessions); its
+// other parameters go to the database driver. Passwords are never printed.
 //
 // Without the flag, SESSION_ENGINE (default bolt) and SESSION_FILE_PATH
 // name the store exactly as they do for the demo server, so
 // "SESSION_FILE_PATH=dir sessionctl stats" sees what the server keeps in
 // dir; for SESSION_ENGINE=cached the commands work on the bolt file behind
-// the cache. No command but migrate's destination creates a store that does not
-// exist. A bbolt file belongs to one process at a time: while a server has
+// the cache, and SESSION_ENGINE=db takes DATABASE_URL (default: the SQLite
+// file db.sqlite3 in SESSION_FILE_PATH). No command but migrate's
+// destination creates a store that does not exist, nor an SQL store's
+// table. A bbolt file belongs to one process at a time: while a server has
 // it open, commands on it fail at once with a "locked by another process"
-// error (after --lock-wait, one second by default).
+// error (after --lock-wait, one second by default). An SQLite file, a file
+// store, Redis and the database servers can be worked on while servers
+// run.
 //
 // # Output
 //
@@ -126,10 +139,14 @@ const storesHelp = `Stores (--store URL; migrate: --from, --to):
   bolt:/var/lib/app/sessions.db   a bbolt database file
   file:/var/lib/app/sessions      a directory of one file per session
   redis://127.0.0.1:6379/0        Redis; ?prefix=P for a custom key prefix
+  sqlite:/var/lib/app/db.sqlite3  an SQLite database file
+  postgres://USER:PASS@HOST/DB    PostgreSQL (also postgresql://)
+  mysql://USER:PASS@HOST/DB       MySQL or MariaDB
   memory:                         an empty in-process store
-Without the flag, SESSION_ENGINE (default bolt) and SESSION_FILE_PATH name
-the store as they do for the demo server (for cached: the bolt file behind
-the cache).
+SQL URLs take ?table=NAME (default sessions). Without the flag,
+SESSION_ENGINE (default bolt) and SESSION_FILE_PATH name the store as they
+do for the demo server (for cached: the bolt file behind the cache; for
+db: DATABASE_URL, default sqlite: and db.sqlite3 in SESSION_FILE_PATH).
 `
 
 const exitHelp = `Exit status: 0 ok, 1 error, 2 usage error, 3 check failed,

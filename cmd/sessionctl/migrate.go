@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/storeconfig"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 var migrateCommand = &command{
@@ -20,7 +21,8 @@ var migrateCommand = &command{
 	details: `
 Copies every live session of the source store (--from; default the store
 of SESSION_ENGINE and SESSION_FILE_PATH) into the target store (--to),
-which is created if needed: the records as they are (data, expiry, user),
+which is created if needed (an SQL target's table too; see 'sessionctl
+schema'): the records as they are (data, expiry, user),
 without decoding them, streamed in no particular order. Sessions keep
 their store keys, so cookies stay valid. Each copy replaces the target's
 record under the same key, so a run can be repeated: a second run copies
@@ -34,7 +36,8 @@ Stop servers that write to the source first, or sessions changed during
 the copy may be copied in an older version. A bbolt file can only be
 migrated while no server has it open.`,
 	example: `
-sessionctl migrate --from file:/var/lib/app/sessions --to bolt:/var/lib/app/sessions.db`,
+sessionctl migrate --from file:/var/lib/app/sessions --to bolt:/var/lib/app/sessions.db
+sessionctl migrate --from bolt:/var/lib/app/sessions.db --to sqlite:/var/lib/app/db.sqlite3`,
 	run: runMigrate,
 }
 
@@ -74,10 +77,11 @@ func runMigrate(ctx context.Context, a *app, args []string) (err error) {
 		return err
 	}
 	defer closeStore(src, &err)
-	// A file store target skips its fsync per file; one sync of the file
-	// system at the end makes the whole copy durable at once.
+	// A file store target skips its fsync per file, an SQLite one its
+	// fsync per commit; one sync of the file system at the end makes the
+	// whole copy durable at once.
 	opts := a.openOptions(false)
-	opts.NoSync = to.Engine == storeconfig.SchemeFile && canSyncAll
+	opts.NoSync = canSyncAll && (to.Engine == storeconfig.SchemeFile || isSQLite(to))
 	dst, err := storeconfig.OpenSpec(to, opts)
 	if err != nil {
 		return err
@@ -123,6 +127,12 @@ func migrateSpecs(fromURL, toURL string, parallel int) (from, to storeconfig.Spe
 		return from, to, usageErrorf("--from and --to name the same store %s", from)
 	}
 	return from, to, nil
+}
+
+// isSQLite reports whether s names an SQLite database.
+func isSQLite(s storeconfig.Spec) bool {
+	t, err := s.SQLTarget()
+	return err == nil && t.Dialect == sqlstore.SQLite
 }
 
 // copyJob is one record on its way to the target.

@@ -110,3 +110,30 @@ func TestDemo_UnreachableRedisIsOneLine(t *testing.T) {
 		t.Errorf("demo with Redis unreachable printed %d lines, want one:\n%s", n, &stderr)
 	}
 }
+
+// TestDemo_UnreachableDatabaseIsOneLineWithoutPassword: the database
+// drivers report each connection attempt on a line of their own, and the
+// URL holds a password.
+func TestDemo_UnreachableDatabaseIsOneLineWithoutPassword(t *testing.T) {
+	for _, url := range []string{
+		"postgres://app:hunter2@127.0.0.1:1/app?connect_timeout=2",
+		"postgres://127.0.0.1:1/app?user=app&password=hunter2&connect_timeout=2",
+		"mysql://app:hunter2@127.0.0.1:1/app?timeout=2s",
+		"mysql://app:hunter2@127.0.0.1:1", // no database: a bad URL
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDemoMainChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SESSIONDEMO_CHILD=1", "SESSIONDEMO_ARGS=-addr 127.0.0.1:0",
+			"SESSION_ENGINE=db", "DATABASE_URL="+url)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("demo with %s: %v, want exit status 1\n%s", url, err, &stderr)
+		}
+		out := stderr.String()
+		if strings.Count(out, "\n") != 1 || strings.Contains(out, "hunter2") || !strings.Contains(out, "xxxxx") {
+			t.Errorf("demo with %s printed:\n%s", url, out)
+		}
+	}
+}

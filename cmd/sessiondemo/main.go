@@ -5,11 +5,17 @@
 //
 //	sessiondemo [-addr 127.0.0.1:8000]
 //
-// SESSION_ENGINE picks the store: bolt (the default), file, redis (with
+// SESSION_ENGINE picks the store: bolt (the default), file, db (an SQL
+// table: DATABASE_URL, by default the SQLite file db.sqlite3 in
+// SESSION_FILE_PATH, as Django's settings.py has it), redis (with
 // REDIS_URL), cached (a cache in front of bolt), cookie (with
-// SESSION_SECRET_KEY) or memory. SESSION_FILE_PATH is where bolt and file
-// keep their data. The server logs where sessions are kept, and stops
-// cleanly on SIGINT or SIGTERM.
+// SESSION_SECRET_KEY) or memory. SESSION_FILE_PATH is where bolt, file and
+// db's default SQLite file keep their data. DATABASE_URL is a store URL:
+// "sqlite:/var/lib/app/db.sqlite3", "postgres://USER:PASSWORD@HOST/DB" or
+// "mysql://USER:PASSWORD@HOST/DB", with an optional "table" parameter
+// (default sessions); the table is created if it is missing. The server
+// logs where sessions are kept (passwords hidden), and stops cleanly on
+// SIGINT or SIGTERM.
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,9 +58,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: sessiondemo [-addr host:port]\n\n"+
-			"Environment: %s (one of %v; default %s), %s (directory of file-backed stores).\n\n",
-			storeconfig.EnvEngine, storeconfig.Engines(), storeconfig.DefaultEngine, storeconfig.EnvFilePath)
+		fmt.Fprintf(stderr, "Usage: sessiondemo [-addr host:port]\n\nEnvironment:\n")
+		for _, v := range [][2]string{
+			{storeconfig.EnvEngine, fmt.Sprintf("the store: one of %s (default %s)",
+				strings.Join(storeconfig.Engines(), ", "), storeconfig.DefaultEngine)},
+			{storeconfig.EnvFilePath, "the directory of the file-backed stores"},
+			{storeconfig.EnvDatabaseURL, "for db: sqlite:PATH, postgres://USER:PASSWORD@HOST/DB or\n" +
+				"mysql://USER:PASSWORD@HOST/DB (default sqlite: and " + storeconfig.DefaultDBFileName +
+				" in " + storeconfig.EnvFilePath + ")"},
+			{storeconfig.EnvRedisURL, "for redis (default " + storeconfig.DefaultRedisURL + ")"},
+			{storeconfig.EnvSecretKey, "for cookie: base64 keys of 32 bytes or more, comma-separated"},
+		} {
+			fmt.Fprintf(stderr, "  %s\n    \t%s\n", v[0], strings.ReplaceAll(v[1], "\n", "\n    \t"))
+		}
+		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

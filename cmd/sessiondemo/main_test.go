@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/redisstore/redistest"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 // browser is an HTTP client with a cookie jar, like one browser profile.
@@ -80,9 +83,9 @@ func startDemo(t *testing.T, env map[string]string) (base string, logs *testkit.
 }
 
 func TestDemo_SetGetDelFlush(t *testing.T) {
-	for _, engine := range []string{"bolt", "file", "memory", "cookie", "redis", "cached"} {
+	for _, engine := range []string{"bolt", "file", "db", "memory", "cookie", "redis", "cached"} {
 		t.Run(engine, func(t *testing.T) {
-			env := map[string]string{"SESSION_ENGINE": engine, "SESSION_FILE_PATH": t.TempDir()}
+			env := map[string]string{"SESSION_ENGINE": engine, "SESSION_FILE_PATH": t.TempDir(), "DATABASE_URL": ""}
 			if engine == "redis" {
 				env["REDIS_URL"] = "redis://" + redistest.Start(t).Addr() + "/0"
 			}
@@ -137,25 +140,65 @@ func TestDemo_DefaultsToBoltInSessionFilePath(t *testing.T) {
 	}
 }
 
-func TestDemo_SessionsSurviveRestartOnBolt(t *testing.T) {
-	env := map[string]string{"SESSION_ENGINE": "bolt", "SESSION_FILE_PATH": t.TempDir()}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	for k, v := range env {
-		t.Setenv(k, v)
+func TestDemo_SessionsSurviveRestart(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"SESSION_ENGINE": "bolt", "SESSION_FILE_PATH": t.TempDir()},
+		{"SESSION_ENGINE": "db", "SESSION_FILE_PATH": t.TempDir(), "DATABASE_URL": ""},
+	} {
+		t.Run(env["SESSION_ENGINE"], func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			ready := make(chan string, 1)
+			done := make(chan error, 1)
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, func(a string) { ready <- a }) }()
+			b := newBrowser(t, "http://"+<-ready)
+			b.get("/set/")
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			base, _ := startDemo(t, env)
+			b.base = base
+			if page := b.get("/get/"); !strings.Contains(page, "Sonam") {
+				t.Errorf("session lost across a restart:\n%s", page)
+			}
+		})
 	}
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, func(a string) { ready <- a }) }()
-	b := newBrowser(t, "http://"+<-ready)
+}
+
+// TestDemo_DBEngine: SESSION_ENGINE=db keeps sessions in the SQLite file
+// db.sqlite3 in SESSION_FILE_PATH, as Django's settings.py has it, or in
+// DATABASE_URL's database and table, and says which.
+func TestDemo_DBEngine(t *testing.T) {
+	dir := t.TempDir()
+	_, logs := startDemo(t, map[string]string{"SESSION_ENGINE": "db", "SESSION_FILE_PATH": dir, "DATABASE_URL": ""})
+	path := filepath.Join(dir, "db.sqlite3")
+	if s := logs.String(); !strings.Contains(s, "engine=db") || !strings.Contains(s, "table sessions of the SQLite database "+path) {
+		t.Errorf("startup log: %s", s)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("no db.sqlite3 in SESSION_FILE_PATH: %v", err)
+	}
+
+	db := filepath.Join(t.TempDir(), "app.sqlite3")
+	base, logs := startDemo(t, map[string]string{"DATABASE_URL": "sqlite:" + db + "?table=app_sessions"})
+	if s := logs.String(); !strings.Contains(s, "table app_sessions of the SQLite database "+db) {
+		t.Errorf("startup log: %s", s)
+	}
+	b := newBrowser(t, base)
 	b.get("/set/")
-	cancel()
-	if err := <-done; err != nil {
+	if page := b.get("/get/"); !strings.Contains(page, "Sonam") || !strings.Contains(page, "table app_sessions") {
+		t.Errorf("/get/ on DATABASE_URL's table:\n%s", page)
+	}
+	st, err := sqlstore.Open("sqlite:"+db, &sqlstore.Options{Table: "app_sessions", NoCreate: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startDemo(t, env)
-	b.base = base
-	if page := b.get("/get/"); !strings.Contains(page, "Sonam") {
-		t.Errorf("session lost across a restart:\n%s", page)
+	defer st.Close()
+	if n, err := st.Count(context.Background()); err != nil || n != 1 {
+		t.Errorf("table app_sessions holds %d sessions, %v; want 1", n, err)
 	}
 }
 

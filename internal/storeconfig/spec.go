@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/internal/location"
+	"github.com/sessionkv/session/internal/redact"
 )
 
 // Errors returned while naming a store. They carry no package prefix: the
@@ -31,41 +32,54 @@ var (
 // the URL out (SESSION_ENGINE and SESSION_FILE_PATH pick it). Redis URLs are those of
 // go-redis's ParseURL ("redis://127.0.0.1:6379/0", "rediss://..." for TLS),
 // plus an optional "prefix" parameter for redisstore.Options.Prefix
-// ("redis://127.0.0.1:6379/0?prefix=myapp:").
+// ("redis://127.0.0.1:6379/0?prefix=myapp:"). SQL database URLs are
+// sqlstore's ("sqlite:/var/lib/app/db.sqlite3",
+// "postgres://app:PASSWORD@db:5432/app", "mysql://app:PASSWORD@db:3306/app"),
+// with an optional "table" parameter; they name stores of engine EngineDB.
 const (
-	SchemeBolt   = "bolt"
-	SchemeFile   = "file"
-	SchemeMemory = "memory"
-	SchemeRedis  = "redis"
-	SchemeRedisS = "rediss"
+	SchemeBolt       = "bolt"
+	SchemeFile       = "file"
+	SchemeMemory     = "memory"
+	SchemeRedis      = "redis"
+	SchemeRedisS     = "rediss"
+	SchemeSQLite     = "sqlite"
+	SchemePostgres   = "postgres"
+	SchemePostgreSQL = "postgresql"
+	SchemeMySQL      = "mysql"
 )
 
 // Schemes returns the URL schemes ParseURL accepts, sorted.
 func Schemes() []string {
-	return []string{SchemeBolt, SchemeFile, SchemeMemory, SchemeRedis, SchemeRedisS}
+	return []string{SchemeBolt, SchemeFile, SchemeMemory, SchemeMySQL, SchemePostgres, SchemePostgreSQL,
+		SchemeRedis, SchemeRedisS, SchemeSQLite}
 }
 
 // Spec names a store without opening it. The zero Spec is not valid; build
 // one with ParseURL, SpecFor or EnvSpec.
 type Spec struct {
-	// Engine is "bolt", "file", "memory" or "redis".
+	// Engine is "bolt", "file", "memory", "redis" or "db" (EngineDB).
 	Engine string
-	// Path is the bolt database file or the file store's directory; ""
-	// means the engine's default (see Resolve).
+	// Path is the bolt database file, the file store's directory or the
+	// SQLite database file; "" means the engine's default (see Resolve),
+	// and is always "" for a database server.
 	Path string
-	// URL is the redis URL as given.
+	// URL is the redis or SQL database URL as given, passwords included
+	// (String hides them); "" for an SQLite file that Path alone names
+	// (Resolve fills it in).
 	URL string
 }
 
 // ParseURL parses a store URL such as "bolt:/var/lib/app/sessions.db",
-// "file:/var/lib/app/sessions", "redis://127.0.0.1:6379/0" or "memory:".
-// Errors wrap ErrBadURL or ErrUnknownScheme and fit on one line.
+// "file:/var/lib/app/sessions", "redis://127.0.0.1:6379/0",
+// "sqlite:/var/lib/app/db.sqlite3", "postgres://app@db/app" or "memory:",
+// without opening the store. Errors wrap ErrBadURL or ErrUnknownScheme, fit
+// on one line and hide passwords.
 func ParseURL(raw string) (Spec, error) {
 	s := strings.TrimSpace(raw)
 	i := strings.IndexByte(s, ':')
 	if i <= 0 {
-		return Spec{}, fmt.Errorf("%w %q: want SCHEME:PATH or redis://HOST (schemes: %s)",
-			ErrBadURL, raw, strings.Join(Schemes(), ", "))
+		return Spec{}, fmt.Errorf("%w %q: want SCHEME:PATH, or SCHEME://HOST for a server (schemes: %s)",
+			ErrBadURL, redact.URL(raw), strings.Join(Schemes(), ", "))
 	}
 	scheme, rest := strings.ToLower(s[:i]), s[i+1:]
 	switch scheme {
@@ -86,14 +100,16 @@ func ParseURL(raw string) (Spec, error) {
 		return Spec{Engine: SchemeMemory}, nil
 	case SchemeRedis, SchemeRedisS:
 		if u, err := url.Parse(s); err != nil || u.Host == "" {
-			return Spec{}, fmt.Errorf("%w %q: want %s://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=KEYPREFIX]", ErrBadURL, redact(raw), scheme)
+			return Spec{}, fmt.Errorf("%w %q: want %s://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=KEYPREFIX]", ErrBadURL, redact.URL(raw), scheme)
 		}
 		if _, _, err := redisOptions(s); err != nil {
-			return Spec{}, fmt.Errorf("%w %q: %v", ErrBadURL, redact(raw), err)
+			return Spec{}, fmt.Errorf("%w %q: %v", ErrBadURL, redact.URL(raw), err)
 		}
 		return Spec{Engine: SchemeRedis, URL: s}, nil
+	case SchemeSQLite, SchemePostgres, SchemePostgreSQL, SchemeMySQL:
+		return parseDB(s)
 	}
-	return Spec{}, fmt.Errorf("%w %q in %q (known: %s)", ErrUnknownScheme, s[:i], redact(raw), strings.Join(Schemes(), ", "))
+	return Spec{}, fmt.Errorf("%w %q in %q (known: %s)", ErrUnknownScheme, s[:i], redact.URL(raw), strings.Join(Schemes(), ", "))
 }
 
 // examplePath shows a bolt: or file: URL with its path.
@@ -129,18 +145,11 @@ func cleanPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// redact hides a password in a URL that is about to be printed.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
-
 // SpecFor names the store that SESSION_ENGINE=engine and
 // SESSION_FILE_PATH=filePath select: engine "" means DefaultEngine, and
-// filePath "" the engine's default location.
+// filePath "" the engine's default location. Engine redis takes its URL
+// from REDIS_URL; engine db from DATABASE_URL, else it is the SQLite file
+// db.sqlite3 in filePath.
 func SpecFor(engine, filePath string) (Spec, error) {
 	name := strings.ToLower(strings.TrimSpace(engine))
 	if name == "" {
@@ -153,6 +162,8 @@ func SpecFor(engine, filePath string) (Spec, error) {
 	switch {
 	case name == SchemeRedis:
 		s = redisSpec()
+	case name == EngineDB:
+		return dbSpec(filePath)
 	case filePath == "":
 	case name == SchemeBolt || name == EngineCached:
 		s.Path = filepath.Join(filePath, boltstore.DefaultFileName)
@@ -181,6 +192,16 @@ func (s Spec) Resolve() Spec {
 		if s.Path == "" {
 			s.Path = defaultFileDir()
 		}
+	case EngineDB:
+		if s.URL != "" && s.Path == "" {
+			return s // a database server
+		}
+		if s.Path == "" {
+			s.Path = defaultDBPath()
+		}
+		if s.URL == "" {
+			s.URL = sqliteURL(s.Path)
+		}
 	default:
 		return s
 	}
@@ -202,13 +223,16 @@ func defaultFileDir() string {
 
 // String returns the store's URL, its path resolved and any password
 // hidden: "bolt:/var/lib/app/sessions.db", "file:/tmp/sessionkv",
-// "memory:", "redis://127.0.0.1:6379/0".
+// "memory:", "redis://127.0.0.1:6379/0", "sqlite:/var/lib/app/db.sqlite3",
+// "postgres://app:xxxxx@db/app".
 func (s Spec) String() string {
 	switch s.Engine {
 	case SchemeRedis:
-		return redact(s.URL)
+		return redact.URL(s.URL)
 	case SchemeMemory:
 		return SchemeMemory + ":"
+	case EngineDB:
+		return s.dbString()
 	}
 	return s.Engine + ":" + s.Resolve().Path
 }
@@ -220,10 +244,18 @@ func (s Spec) SameStore(o Spec) bool {
 	if s.Engine != o.Engine || s.Engine == SchemeMemory {
 		return false
 	}
-	if s.Engine == SchemeRedis {
+	switch s.Engine {
+	case SchemeRedis:
 		return s.URL == o.URL
+	case EngineDB:
+		return s.sameDB(o)
 	}
-	a, b := s.Resolve().Path, o.Resolve().Path
+	return samePath(s.Resolve().Path, o.Resolve().Path)
+}
+
+// samePath reports whether the absolute paths a and b are one file or
+// directory.
+func samePath(a, b string) bool {
 	if a == b {
 		return true
 	}

@@ -1,5 +1,6 @@
 // Package storeconfig opens the session store that a store URL, or the
-// SESSION_ENGINE and SESSION_FILE_PATH environment variables, name, so that
+// SESSION_ENGINE and SESSION_FILE_PATH environment variables (with
+// REDIS_URL or DATABASE_URL for the engines that need them), name, so that
 // the demo server and the operator tools agree on where sessions live.
 //
 // Open and FromEnv serve the demo: they create a store that does not exist
@@ -65,8 +66,10 @@ func (o *Opened) Close() error {
 // below.
 type OpenOptions struct {
 	// MustExist makes OpenSpec fail with ErrNotExist instead of creating a
-	// bolt database file or a file store directory that is not there.
-	// Default false: create them, as the server does.
+	// bolt database file, a file store directory or an SQLite database
+	// file that is not there, and makes an SQL store fail instead of
+	// creating its table (sqlstore.Options.NoCreate). Default false:
+	// create them, as the server does.
 	MustExist bool
 	// LockTimeout is how long to wait for another process to release a bolt
 	// database before failing with boltstore.ErrLocked. Default one second.
@@ -75,20 +78,24 @@ type OpenOptions struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// NoSync opens a file store without its fsync per write
-	// (filestore.Options.NoSync), for bulk loads that sync the file system
-	// once at the end and can be run again after a crash. Default false.
+	// (filestore.Options.NoSync), or an SQL store without waiting for the
+	// disk on each commit (sqlstore.Options.NoSync, SQLite only), for bulk
+	// loads that sync the file system once at the end and can be run again
+	// after a crash. Default false.
 	NoSync bool
 }
 
 type opener func(s Spec, o *OpenOptions) (*Opened, error)
 
 // engines are the stores SESSION_ENGINE can name. redis takes its server
-// from REDIS_URL; cookie has no store URL (tools have nothing to open).
+// from REDIS_URL, db its database from DATABASE_URL; cookie has no store
+// URL (tools have nothing to open).
 var engines = map[string]opener{
 	SchemeMemory: openMemory,
 	SchemeBolt:   openBolt,
 	SchemeFile:   openFile,
 	SchemeRedis:  openRedis,
+	EngineDB:     openDB,
 	EngineCookie: openCookie,
 	EngineCached: openCached,
 }
@@ -102,7 +109,7 @@ func openMemory(Spec, *OpenOptions) (*Opened, error) {
 func openBolt(s Spec, o *OpenOptions) (*Opened, error) {
 	path := s.Resolve().Path
 	if o.MustExist {
-		if err := checkBoltFile(path); err != nil {
+		if err := checkFile(path, "a bolt database"); err != nil {
 			return nil, err
 		}
 	}
@@ -127,12 +134,14 @@ func (s Spec) ExistingBoltFile() (string, error) {
 		return "", fmt.Errorf("%s is not a bolt store", s)
 	}
 	path := s.Resolve().Path
-	return path, checkBoltFile(path)
+	return path, checkFile(path, "a bolt database")
 }
 
-// checkBoltFile fails unless path is a non-empty regular file: bbolt turns
-// an empty file into a new database.
-func checkBoltFile(path string) error {
+// checkFile fails unless path is a non-empty regular file; what says what
+// it should hold ("a bolt database"). It fails with ErrNotExist when there
+// is no file. An empty file fails too: bbolt and SQLite would each make it
+// a new database.
+func checkFile(path, what string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -142,7 +151,7 @@ func checkBoltFile(path string) error {
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("%s is not a regular file", path)
 	case fi.Size() == 0:
-		return fmt.Errorf("%s is empty, not a bolt database", path)
+		return fmt.Errorf("%s is empty, not %s", path, what)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func TestOpen_EachEngineInSessionFilePath(t *testing.T) {
+	t.Setenv(EnvDatabaseURL, "") // db: the SQLite file in the directory
 	for _, name := range Engines() {
 		if name == SchemeRedis || name == EngineCookie {
 			continue // no file path: see their own tests
@@ -48,7 +49,7 @@ func TestOpen_DefaultIsBoltInSessionFilePath(t *testing.T) {
 
 func TestOpen_UnknownEngine(t *testing.T) {
 	_, err := Open("mongo", "")
-	if err == nil || !strings.Contains(err.Error(), "bolt, cached, cookie, file, memory, redis") || !strings.Contains(err.Error(), "mongo") {
+	if err == nil || !strings.Contains(err.Error(), "bolt, cached, cookie, db, file, memory, redis") || !strings.Contains(err.Error(), "mongo") {
 		t.Errorf("Open(unknown) = %v, want an error naming it and the known engines", err)
 	}
 }

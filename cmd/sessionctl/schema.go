@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sessionkv/session/internal/storeconfig"
+	"github.com/sessionkv/session/sqlstore"
+)
+
+var schemaCommand = &command{
+	name:     "schema",
+	synopsis: "[--store URL | --dialect sqlite|postgres|mysql [--table NAME]] [--json]",
+	summary:  "print the SQL that creates an SQL store's table",
+	details: `
+Prints the statements that create the table and indexes of an SQL store,
+for teams that run their migrations themselves: in the dialect of the
+--store URL (sqlite:, postgres://, mysql://) and for its table (the URL's
+"table" parameter, default "sessions"), or in --dialect for --table.
+Nothing is connected to. The statements are idempotent (IF NOT EXISTS).
+
+A server creates its table when it is missing, and so does migrate in its
+target; the other commands never do, and fail on a database without it.`,
+	example: `
+sessionctl schema --store postgres://app@db.internal:5432/app > sessions.sql
+sessionctl schema --dialect mysql --table app_sessions | mysql app`,
+	run: runSchema,
+}
+
+// schemaResult is the JSON output of schema.
+type schemaResult struct {
+	// Store is the store URL, passwords hidden; "" with --dialect.
+	Store   string `json:"store,omitempty"`
+	Dialect string `json:"dialect"`
+	Table   string `json:"table"`
+	SQL     string `json:"sql"`
+}
+
+func runSchema(ctx context.Context, a *app, args []string) error {
+	fs := a.flags()
+	storeURL := storeFlag(fs)
+	dialectName := fs.String("dialect", "", "print the statements of `DIALECT` (sqlite, postgres or mysql) instead of --store's")
+	table := fs.String("table", "", "with --dialect, the table's `NAME` (default "+sqlstore.DefaultTable+")")
+	if err := a.parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	var res schemaResult
+	var d sqlstore.Dialect
+	switch {
+	case *dialectName != "" && *storeURL != "":
+		return usageErrorf("give --store or --dialect, not both")
+	case *dialectName != "":
+		var err error
+		if d, err = dialectOf(*dialectName); err != nil {
+			return err
+		}
+		res.Table = *table
+	case *table != "":
+		return usageErrorf("--table goes with --dialect; a store URL names its table itself (?table=%s)", printable(*table))
+	default:
+		spec, err := specOf(*storeURL)
+		if err != nil {
+			return err
+		}
+		if spec.Engine != storeconfig.EngineDB {
+			return usageErrorf("%s: schema works on SQL stores only (sqlite:, postgres://, mysql://)", printable(spec.String()))
+		}
+		t, err := spec.SQLTarget()
+		if err != nil {
+			return &statusError{exitUsage, err}
+		}
+		d, res.Store, res.Table = t.Dialect, spec.String(), t.Table
+	}
+	if res.Table == "" {
+		res.Table = sqlstore.DefaultTable
+	}
+	sql, err := sqlstore.Schema(d, res.Table)
+	if err != nil {
+		return usageErrorf("%s", strings.TrimPrefix(err.Error(), "sqlstore: "))
+	}
+	res.Dialect, res.SQL = d.String(), sql
+	if a.json {
+		return a.printJSON(res)
+	}
+	_, err = fmt.Fprint(a.stdout, res.SQL)
+	return err
+}
+
+// dialectOf returns the SQL dialect called name.
+func dialectOf(name string) (sqlstore.Dialect, error) {
+	switch strings.ToLower(name) {
+	case "sqlite":
+		return sqlstore.SQLite, nil
+	case "postgres", "postgresql":
+		return sqlstore.PostgreSQL, nil
+	case "mysql":
+		return sqlstore.MySQL, nil
+	}
+	return 0, usageErrorf("--dialect %q: want sqlite, postgres or mysql", name)
+}
