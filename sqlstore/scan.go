@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/optimistic"
 )
 
 // rangePage is how many rows Range and RangeExpired read per query.
@@ -182,8 +183,21 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	return int(n), nil
 }
 
-// inTx runs fn in a transaction of its own on a server engine.
+// inTx runs fn in a transaction of its own on a server engine, again
+// when the server rolled it back as a deadlock victim, a few times.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.runTx(ctx, fn)
+		if err == nil || !isDeadlock(err) || attempt == maxDeadlockRetries {
+			return err
+		}
+		if err := optimistic.Backoff(ctx, attempt+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

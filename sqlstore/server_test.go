@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,6 +262,31 @@ func TestFault_HungServer(t *testing.T) {
 					t.Fatalf("the store did not recover after the server resumed: %v", err)
 				}
 				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestOpen_ServerErrors: a server that is not there, a wrong database, a
+// missing table with NoCreate: clear errors from Open, without the URL's
+// password.
+func TestOpen_ServerErrors(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			srv := e.shared(t)
+			scheme := map[string]string{"PostgreSQL": "postgres", "MySQL": "mysql"}[e.name]
+			down := scheme + "://app:s3cret@127.0.0.1:1/app?connect_timeout=2&timeout=2s"
+			if _, err := sqlstore.Open(down, nil); err == nil || !strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Open of a closed port = %v; want a connect error without the password", err)
+			}
+			url := srv.NewDatabase(t)
+			missing := strings.Replace(url, "/t_", "/missing_", 1)
+			if _, err := sqlstore.Open(missing, nil); err == nil {
+				t.Errorf("Open of a database that does not exist succeeded")
+			}
+			if _, err := sqlstore.Open(url, &sqlstore.Options{NoCreate: true}); !errors.Is(err, sqlstore.ErrNoTable) {
+				t.Errorf("Open with NoCreate and no table = %v; want ErrNoTable", err)
 			}
 		})
 	}

@@ -181,8 +181,8 @@ func TestOpen_NoCreate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	url := "sqlite:" + path + "?table=app_sessions"
 	_, err := sqlstore.Open(url, &sqlstore.Options{NoCreate: true})
-	if err == nil || !strings.Contains(err.Error(), "Schema") {
-		t.Fatalf("Open with NoCreate and no table = %v; want an error pointing at Schema", err)
+	if !errors.Is(err, sqlstore.ErrNoTable) || !strings.Contains(err.Error(), "Schema") {
+		t.Fatalf("Open with NoCreate and no table = %v; want ErrNoTable, pointing at Schema", err)
 	}
 	ddl, err := sqlstore.Schema(sqlstore.SQLite, "app_sessions")
 	if err != nil {
@@ -260,11 +260,13 @@ func TestParseURL(t *testing.T) {
 		shown   string
 	}{
 		{"sqlite:/var/lib/app/db.sqlite3", sqlstore.SQLite, "/var/lib/app/db.sqlite3", "", "sqlite:/var/lib/app/db.sqlite3"},
-		{"sqlite:db.sqlite3?table=s&_pragma=cache_size(-2000)", sqlstore.SQLite, "db.sqlite3", "s", "sqlite:db.sqlite3"},
+		{"sqlite:db.sqlite3?table=s&_pragma=cache_size(-2000)", sqlstore.SQLite, "db.sqlite3", "s", "sqlite:db.sqlite3?table=s"},
 		{"sqlite:///var/lib/app/db.sqlite3", sqlstore.SQLite, "/var/lib/app/db.sqlite3", "", "sqlite:/var/lib/app/db.sqlite3"},
-		{"postgres://app:s3cret@db:5432/app?sslmode=disable&table=t", sqlstore.PostgreSQL, "", "t", "postgres://app:xxxxx@db:5432/app?sslmode=disable"},
+		{"postgres://app:s3cret@db:5432/app?sslmode=disable&table=t", sqlstore.PostgreSQL, "", "t", "postgres://app:xxxxx@db:5432/app?table=t"},
 		{"postgresql://app@db/app", sqlstore.PostgreSQL, "", "", "postgresql://app@db/app"},
 		{"mysql://app:s3cret@db/app?tls=skip-verify", sqlstore.MySQL, "", "", "mysql://app:xxxxx@db:3306/app"},
+		{"mysql://db/app", sqlstore.MySQL, "", "", "mysql://db:3306/app"},
+		{"postgres://db/app?password=s3cret", sqlstore.PostgreSQL, "", "", "postgres://db/app"},
 	} {
 		got, err := sqlstore.ParseURL(tc.url)
 		if err != nil {
@@ -275,14 +277,16 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %v %q %q %q; want %v %q %q %q", tc.url, got.Dialect, got.Path, got.Table, got.String(), tc.dialect, tc.path, tc.table, tc.shown)
 		}
 	}
-	for _, bad := range []string{"", "sqlite:", "sqlite::memory:", "sqlite://otherhost/x.db", "postgres:///nohost", "mysql://app@db", "mysql://app@db/a/b", "oracle://x", "db.sqlite3", "mysql://app@db/app?tls=nonsense-profile"} {
+	for _, bad := range []string{"", "sqlite:", "sqlite::memory:", "sqlite://otherhost/x.db", "postgres:///nohost", "mysql://app@db", "mysql://app@db/a/b", "oracle://x", "db.sqlite3", "sqlite3:x.db", "mariadb://db/app", "sqlite://u:s3cret@/x.db", "mysql://app@db/app?tls=nonsense-profile"} {
 		if _, err := sqlstore.ParseURL(bad); !errors.Is(err, sqlstore.ErrBadURL) {
 			t.Errorf("ParseURL(%q) = %v; want ErrBadURL", bad, err)
 		}
 	}
-	_, err := sqlstore.ParseURL("mysql://app:s3cret@db/app?tls=nonsense-profile")
-	if err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("the error for a bad MySQL URL shows its password: %v", err)
+	for _, bad := range []string{"mysql://app:s3cret@db/app?tls=nonsense-profile", "sqlite://u:s3cret@host/x.db", "sqlite://u:s3cret@/x.db"} {
+		_, err := sqlstore.ParseURL(bad)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error for %q shows its password: %v", bad, err)
+		}
 	}
 }
 

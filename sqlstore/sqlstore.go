@@ -8,16 +8,19 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/closer"
 	"github.com/sessionkv/session/internal/groupcommit"
 	"github.com/sessionkv/session/internal/optimistic"
+	"github.com/sessionkv/session/internal/redact"
 )
 
 // DefaultTable is the table the store uses when Options.Table is empty.
@@ -25,6 +28,10 @@ const DefaultTable = "sessions"
 
 // DefaultMaxAttempts is the default of Options.MaxAttempts.
 const DefaultMaxAttempts = 100
+
+// ErrNoTable is returned by Open and New with Options.NoCreate when the
+// store's table does not exist.
+var ErrNoTable = errors.New("sqlstore: the sessions table does not exist")
 
 // ErrConflict is returned by UpdateRecord on PostgreSQL and MySQL when other
 // processes kept changing the record for Options.MaxAttempts attempts.
@@ -144,7 +151,9 @@ var (
 // Open connects to the database the URL names (see ParseURL), creates the
 // store's table and indexes unless Options.NoCreate, and returns a Store
 // that owns the connection pool: Close closes it. Open fails when the
-// database cannot be reached.
+// database cannot be reached within 30 seconds (a "connect_timeout" or
+// "timeout" parameter of the URL shortens the driver's wait), and its
+// errors never show the URL's passwords.
 //
 // For SQLite, Open creates the file (mode 0600, and its directory 0700) if
 // needed, puts it in WAL mode and sets synchronous=FULL (NORMAL with
@@ -181,16 +190,22 @@ func Open(rawURL string, opts *Options) (*Store, error) {
 		db, err = sql.Open(t.driver, t.dsn)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", t, err)
+		return nil, fmt.Errorf("sqlstore: open %s: %w", t, redact.Error(err, rawURL))
 	}
 	if t.Dialect != SQLite {
 		db.SetMaxIdleConns(16)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: connect: %w", t, redact.Error(err, rawURL))
+	}
 	s, err := newStore(db, t.Dialect, o)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: %w", t, err)
+		return nil, fmt.Errorf("sqlstore: open %s: %w", t, redact.Error(err, rawURL))
 	}
 	s.ownsDB = true
 	return s, nil
@@ -217,9 +232,13 @@ func New(db *sql.DB, d Dialect, opts *Options) (*Store, error) {
 	return newStore(db, d, o)
 }
 
+// openTimeout bounds what Open and New do before they return: connecting,
+// and creating or checking the table.
+const openTimeout = 30 * time.Second
+
 func newStore(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s := &Store{db: db, dialect: d, q: makeQueries(d, o.Table), opts: o, stmts: map[string]*sql.Stmt{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	if err := s.prepareTable(ctx); err != nil {
 		return nil, err
@@ -242,8 +261,11 @@ func newStore(db *sql.DB, d Dialect, o Options) (*Store, error) {
 func (s *Store) prepareTable(ctx context.Context) error {
 	if s.opts.NoCreate {
 		rows, err := s.db.QueryContext(ctx, s.q.exists)
+		if isNoTable(err) {
+			return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of Schema): %v", ErrNoTable, s.opts.Table, err)
+		}
 		if err != nil {
-			return fmt.Errorf("table %s (NoCreate is set; create it with the statements of Schema): %w", s.opts.Table, err)
+			return fmt.Errorf("table %s: %w", s.opts.Table, err)
 		}
 		return rows.Close()
 	}
@@ -280,6 +302,24 @@ func (s *Store) checkFoundRows(ctx context.Context) error {
 		return errors.New("the MySQL connection must report found rows: add clientFoundRows=true to its DSN")
 	}
 	return nil
+}
+
+// isNoTable reports whether err says that the table queried does not
+// exist: SQLite's "no such table", PostgreSQL's undefined_table (42P01),
+// MySQL's ER_NO_SUCH_TABLE (1146).
+func isNoTable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code == "42P01"
+	case errors.As(err, &me):
+		return me.Number == 1146
+	}
+	return strings.Contains(err.Error(), "no such table")
 }
 
 // DB returns the underlying database.
@@ -333,16 +373,46 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// exec runs query with args, in tx when not nil.
+// exec runs query with args, in tx when not nil. A statement of its own
+// that the server chose as a deadlock victim (InnoDB picks one among
+// concurrent upserts of neighbouring keys), and so rolled back, runs again,
+// a few times.
 func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	st, err := s.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if tx != nil {
-		st = tx.StmtContext(ctx, st)
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	for attempt := 1; ; attempt++ {
+		res, err := st.ExecContext(ctx, args...)
+		if err == nil || !isDeadlock(err) || attempt == maxDeadlockRetries {
+			return res, err
+		}
+		if err := optimistic.Backoff(ctx, attempt+1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// maxDeadlockRetries bounds how often a statement chosen as a deadlock
+// victim runs.
+const maxDeadlockRetries = 5
+
+// isDeadlock reports whether err is a deadlock the server resolved by
+// rolling back the statement or transaction that got it: MySQL's
+// ER_LOCK_DEADLOCK (1213), PostgreSQL's deadlock_detected (40P01).
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code == "40P01"
+	case errors.As(err, &me):
+		return me.Number == 1213
+	}
+	return false
 }
 
 // queryRow runs query with args, in tx when not nil.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkv/session/internal/redact"
 )
 
 // ErrBadURL is returned by Open and ParseURL for a URL they cannot use.
@@ -28,36 +30,36 @@ type Target struct {
 	mysql  *mysql.Config
 }
 
-// String returns the URL with any password replaced by "xxxxx".
+// String returns the URL with its passwords replaced by "xxxxx" and its
+// driver parameters left out, naming the database and the table.
 func (t Target) String() string {
+	var s string
 	switch t.Dialect {
 	case SQLite:
-		return "sqlite:" + t.Path
+		s = "sqlite:" + t.Path
 	case MySQL:
-		c := t.mysql.Clone()
-		if c.Passwd != "" {
-			c.Passwd = "xxxxx"
+		s = "mysql://"
+		if t.mysql.User != "" {
+			s += url.User(t.mysql.User).String()
+			if t.mysql.Passwd != "" {
+				s += ":xxxxx"
+			}
+			s += "@"
 		}
-		return "mysql://" + url.UserPassword(c.User, c.Passwd).String() + "@" + c.Addr + "/" + c.DBName
+		s += t.mysql.Addr + "/" + t.mysql.DBName
+	default:
+		s, _, _ = strings.Cut(redact.URL(t.dsn), "?")
 	}
-	return Redact(t.dsn)
+	if t.Table != "" {
+		s += "?table=" + t.Table
+	}
+	return s
 }
 
-// Redact returns raw with the password of its user information, if any,
-// replaced by "xxxxx", for messages that name a database URL.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndexByte(raw, '@'); i >= 0 && strings.Contains(raw, "://") {
-			return raw[:strings.Index(raw, "://")+3] + "xxxxx" + raw[i:]
-		}
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+// Redact returns raw, a database URL, with its passwords (in the user
+// information, and "password" parameters) replaced by "xxxxx", for
+// messages that name it.
+func Redact(raw string) string { return redact.URL(raw) }
 
 // ParseURL parses a database URL without connecting:
 //
@@ -76,11 +78,11 @@ func ParseURL(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("%w %q: want sqlite:PATH, postgres://HOST/DB or mysql://HOST/DB", ErrBadURL, Redact(raw))
 	}
 	switch strings.ToLower(scheme) {
-	case "sqlite", "sqlite3":
+	case "sqlite":
 		return parseSQLite(raw, rest)
 	case "postgres", "postgresql":
 		return parsePostgres(raw)
-	case "mysql", "mariadb":
+	case "mysql":
 		return parseMySQL(raw)
 	}
 	return Target{}, fmt.Errorf("%w %q: unknown scheme %q (known: sqlite, postgres, postgresql, mysql)", ErrBadURL, Redact(raw), scheme)
@@ -91,19 +93,19 @@ func parseSQLite(raw, rest string) (Target, error) {
 	if strings.HasPrefix(path, "//") {
 		u, err := url.Parse("x:" + path)
 		if err != nil {
-			return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, raw, errors.Unwrap(err))
+			return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), errors.Unwrap(err))
 		}
-		if u.Host != "" && u.Host != "localhost" {
-			return Target{}, fmt.Errorf("%w %q: host %q: an SQLite database is a local file", ErrBadURL, raw, u.Host)
+		if u.User != nil || u.Host != "" && u.Host != "localhost" {
+			return Target{}, fmt.Errorf("%w %q: host %q: an SQLite database is a local file", ErrBadURL, Redact(raw), u.Host)
 		}
 		path = u.Path
 	}
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
-		return Target{}, fmt.Errorf("%w %q: needs the path of a database file, as in sqlite:/var/lib/app/db.sqlite3", ErrBadURL, raw)
+		return Target{}, fmt.Errorf("%w %q: needs the path of a database file, as in sqlite:/var/lib/app/db.sqlite3", ErrBadURL, Redact(raw))
 	}
 	params, err := url.ParseQuery(query)
 	if err != nil {
-		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, raw, err)
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), err)
 	}
 	t := Target{Dialect: SQLite, Path: path, Table: params.Get("table"), driver: "sqlite"}
 	params.Del("table")
@@ -160,7 +162,7 @@ func parseMySQL(raw string) (Target, error) {
 	}
 	cfg, err := mysql.ParseDSN(b.String())
 	if err != nil {
-		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), err)
+		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), redact.Error(err, raw))
 	}
 	// UPDATE must report the rows it matched, not only those it changed:
 	// the compare-and-set reads its outcome from that count.
