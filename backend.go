@@ -47,13 +47,13 @@ type backend interface {
 }
 
 // newBackend returns the backend for store, whose cookies are called
-// cookieName.
-func newBackend(store Store, log logger, cookieName string) backend {
+// cookieName and, for a server-side store, carry IDs of ids.
+func newBackend(store Store, log logger, cookieName string, ids IDScheme) backend {
 	if s, ok := store.(Sealer); ok {
 		// What browsers keep of a cookie's name, "=" and value.
 		return sealedBackend{store: store, sealer: s, maxLen: maxCookieLen - len(cookieName) - 1}
 	}
-	b := serverBackend{store: store, log: log}
+	b := serverBackend{store: store, log: log, ids: ids}
 	b.updater, _ = As[Updater](store)
 	return b
 }
@@ -63,16 +63,18 @@ type logger interface {
 	WarnContext(ctx context.Context, msg string, args ...any)
 }
 
-// serverBackend keeps records in a server-side Store, under StoreKey of
-// the session ID, so no record is ever stored under a live cookie value.
+// serverBackend keeps records in a server-side Store, under the store key
+// its IDScheme gives the session ID (with DefaultIDs, never a live cookie
+// value).
 type serverBackend struct {
 	store   Store
+	ids     IDScheme
 	updater Updater // store as an Updater, or nil
 	log     logger
 }
 
-func (b serverBackend) accepts(v string) bool  { return ValidID(v) }
-func (b serverBackend) keyOf(id string) string { return StoreKey(id) }
+func (b serverBackend) accepts(v string) bool  { return b.ids.ValidID(v) }
+func (b serverBackend) keyOf(id string) string { return b.ids.StoreKey(id) }
 func (b serverBackend) inPlace() bool          { return b.updater != nil }
 func (b serverBackend) sealed() bool           { return false }
 func (b serverBackend) remove(ctx context.Context, k string) error {
@@ -84,8 +86,8 @@ func (b serverBackend) load(ctx context.Context, key string) (Record, error) {
 }
 
 func (b serverBackend) create(ctx context.Context, rec Record) (string, string, error) {
-	id := newID()
-	key := StoreKey(id)
+	id := b.ids.NewID()
+	key := b.ids.StoreKey(id)
 	if err := b.store.Save(ctx, key, rec); err != nil {
 		return "", "", err
 	}

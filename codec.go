@@ -41,6 +41,33 @@ type Merger interface {
 	Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error)
 }
 
+// RecordCodec is an optional interface for codecs whose encoding is the
+// whole stored record, the session's expiry choice included, in a format
+// that another program reads and writes too (Django's, in package
+// djangosession). The engine then stores what EncodeRecord returns as it
+// is, without the envelope it otherwise puts around Encode's output, and
+// commits a request's changes by decoding the stored record, applying them
+// and encoding it again (Merger is not used).
+type RecordCodec interface {
+	Codec
+	// EncodeRecord appends the record of values with the expiry choice exp
+	// to dst.
+	EncodeRecord(dst []byte, values map[string]any, exp Expiry) ([]byte, error)
+	// DecodeRecord parses a record into its values and expiry choice. It
+	// returns an error wrapping ErrCorrupt when data is not a valid record.
+	DecodeRecord(data []byte) (map[string]any, Expiry, error)
+}
+
+// OwnerCodec is an optional interface for codecs whose format keeps the
+// session's owner among its values (Django's "_auth_user_id"). The engine
+// then takes the owner from the values: a save records Owner(values) as
+// the Record's UserID, and Session.UserID returns it.
+type OwnerCodec interface {
+	Codec
+	// Owner returns the owner recorded in values, or "" for none.
+	Owner(values map[string]any) string
+}
+
 // MsgpackCodec is the default Codec: MessagePack through
 // github.com/vmihailenco/msgpack/v5, with pooled encoders and decoders. It
 // preserves the whole session type model: every value comes back with the

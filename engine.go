@@ -50,6 +50,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Codec encodes session data. Default MsgpackCodec.
 	Codec Codec
+	// IDs decides the shape of session IDs and the store key of each.
+	// Default DefaultIDs (256-bit IDs, hashed at rest). Stores that check
+	// their keys accept only DefaultIDs' keys unless they say otherwise.
+	IDs IDScheme
 	// SweepInterval is how often the background sweeper removes expired
 	// sessions from stores that implement Sweeper (with ±10% jitter).
 	// Default one minute; negative disables the sweeper.
@@ -123,6 +127,9 @@ func New(store Store, opts *Options) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.IDs == nil {
+		o.IDs = DefaultIDs
+	}
 	e := &Engine{store: store, opts: o, log: o.Logger}
 	if err := e.validate(); err != nil {
 		return nil, err
@@ -130,7 +137,7 @@ func New(store Store, opts *Options) (*Engine, error) {
 	if o.ErrorHandler == nil {
 		e.opts.ErrorHandler = e.defaultErrorHandler
 	}
-	e.backend = newBackend(store, e.log, o.CookieName)
+	e.backend = newBackend(store, e.log, o.CookieName, o.IDs)
 	if sw, ok := As[Sweeper](store); ok && o.SweepInterval > 0 {
 		e.sweeper = startSweeper(sw, o.SweepInterval, e.log, time.After)
 	}
@@ -139,7 +146,7 @@ func New(store Store, opts *Options) (*Engine, error) {
 
 func (e *Engine) validate() error {
 	o := &e.opts
-	if err := e.baseCookie(newID()).Valid(); err != nil {
+	if err := e.baseCookie(o.IDs.NewID()).Valid(); err != nil {
 		return fmt.Errorf("session: invalid cookie options: %w", err)
 	}
 	if o.CookieAge < time.Second {

@@ -1,6 +1,9 @@
 package session
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // expiryKind is the per-session expiry choice, Django's set_expiry.
 type expiryKind uint8
@@ -11,6 +14,49 @@ const (
 	expiryAt                             // an absolute time (datetime)
 	expiryBrowserClose                   // expire at browser close (0)
 )
+
+// ExpiryKind is a session's expiry choice, Django's set_expiry, as a
+// RecordCodec sees it.
+type ExpiryKind uint8
+
+// The expiry choices.
+const (
+	// ExpiryDefault follows the engine's policy (Options.CookieAge,
+	// Options.ExpireAtBrowserClose): Django's set_expiry(None).
+	ExpiryDefault = ExpiryKind(expiryDefault)
+	// ExpiryMaxAge expires MaxAge after the last save: set_expiry(int).
+	ExpiryMaxAge = ExpiryKind(expiryMaxAge)
+	// ExpiryAt expires at At: set_expiry(datetime).
+	ExpiryAt = ExpiryKind(expiryAt)
+	// ExpiryBrowserClose expires when the browser closes: set_expiry(0).
+	ExpiryBrowserClose = ExpiryKind(expiryBrowserClose)
+)
+
+// Expiry is a session's expiry choice, as a RecordCodec stores it.
+type Expiry struct {
+	Kind   ExpiryKind
+	MaxAge time.Duration // ExpiryMaxAge
+	At     time.Time     // ExpiryAt
+}
+
+// exported returns x as an Expiry.
+func (x expiry) exported() Expiry {
+	return Expiry{Kind: ExpiryKind(x.kind), MaxAge: x.maxAge, At: x.at}
+}
+
+// expiryOf returns the expiry choice that x describes, or an error
+// wrapping ErrCorrupt for an unknown kind.
+func expiryOf(x Expiry) (expiry, error) {
+	switch x.Kind {
+	case ExpiryDefault, ExpiryBrowserClose:
+		return expiry{kind: expiryKind(x.Kind)}, nil
+	case ExpiryMaxAge:
+		return expiry{kind: expiryMaxAge, maxAge: x.MaxAge}, nil
+	case ExpiryAt:
+		return expiry{kind: expiryAt, at: x.At.UTC()}, nil
+	}
+	return expiry{}, fmt.Errorf("%w: unknown expiry kind %d", ErrCorrupt, x.Kind)
+}
 
 // expiry is a session's expiry choice.
 type expiry struct {

@@ -68,3 +68,31 @@ func ValidStoreKey(key string) bool {
 	}
 	return true
 }
+
+// IDScheme decides what session IDs look like and how an ID becomes the
+// key of its record in a server-side store. The engine's own scheme,
+// DefaultIDs, issues 256-bit random IDs and stores each record under the
+// SHA-256 of its ID; another scheme lets sessions be shared with a program
+// that has its own (Django's, in package djangosession). Implementations
+// must be safe for concurrent use.
+type IDScheme interface {
+	// NewID returns a fresh, unguessable session ID.
+	NewID() string
+	// ValidID reports whether a cookie value has the shape of an ID this
+	// scheme issues: anything else is dropped before a store is touched.
+	ValidID(id string) bool
+	// StoreKey returns the key under which the session with the given
+	// (valid) ID is stored.
+	StoreKey(id string) string
+}
+
+// DefaultIDs is the engine's own IDScheme: IDs are 32 bytes from
+// crypto/rand in unpadded base64url (see ValidID), and records are stored
+// under StoreKey(id), so that a leaked store holds no usable cookie.
+var DefaultIDs IDScheme = defaultIDs{}
+
+type defaultIDs struct{}
+
+func (defaultIDs) NewID() string             { return newID() }
+func (defaultIDs) ValidID(id string) bool    { return ValidID(id) }
+func (defaultIDs) StoreKey(id string) string { return StoreKey(id) }

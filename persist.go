@@ -48,7 +48,7 @@ func (e *Engine) load(ctx context.Context, s *Session) {
 		return
 	}
 	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
-	s.userID = rec.UserID
+	s.userID = owner(e.opts.Codec, values, rec.UserID)
 }
 
 // storeKey returns the key of s's record, derived from its ID once per ID.
@@ -120,11 +120,11 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 	var mergedExp expiry
 	ch := s.changesLocked()
 	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record) (Record, error) {
-		data, exp, err := mergeRecord((*buf)[:0], cur.Data, e.opts.Codec, ch)
+		data, exp, values, err := mergeRecord((*buf)[:0], cur.Data, e.opts.Codec, ch)
 		if errors.Is(err, ErrCorrupt) {
 			// The stored record cannot be read any more: this session's
 			// view replaces it.
-			exp = s.expiry
+			exp, values = s.expiry, s.values
 			data, err = encodeRecord((*buf)[:0], e.opts.Codec, s.values, exp)
 		}
 		if err != nil {
@@ -134,6 +134,14 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 		uid := cur.UserID
 		if s.userChanged {
 			uid = s.userID
+		}
+		if _, ok := e.opts.Codec.(OwnerCodec); ok {
+			if values == nil {
+				if values, _, err = decodeRecord(data, e.opts.Codec); err != nil {
+					return Record{}, err
+				}
+			}
+			uid = owner(e.opts.Codec, values, uid)
 		}
 		merged = Record{Data: data, Expires: e.recordExpiry(exp, now), UserID: uid}
 		mergedExp = exp
@@ -163,7 +171,8 @@ func (e *Engine) encode(s *Session, now time.Time) (rec Record, done func(), err
 		done()
 		return Record{}, nil, fmt.Errorf("session: encode: %w", err)
 	}
-	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now), UserID: s.userID}, done, nil
+	uid := owner(e.opts.Codec, s.values, s.userID)
+	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now), UserID: uid}, done, nil
 }
 
 // encodeBuffers recycles the buffers records are encoded into; stores copy

@@ -32,8 +32,12 @@ func appendEnvelope(dst []byte, exp expiry) []byte {
 	return dst
 }
 
-// encodeRecord appends the envelope and the encoded values to dst.
+// encodeRecord appends the envelope and the encoded values to dst, or what
+// a RecordCodec makes of them.
 func encodeRecord(dst []byte, c Codec, values map[string]any, exp expiry) ([]byte, error) {
+	if rc, ok := c.(RecordCodec); ok {
+		return rc.EncodeRecord(dst, values, exp.exported())
+	}
 	return c.Encode(appendEnvelope(dst, exp), values)
 }
 
@@ -75,6 +79,14 @@ func parseEnvelope(data []byte) (exp expiry, payload []byte, err error) {
 // decodeRecord parses what encodeRecord wrote. Any malformation gives an
 // error wrapping ErrCorrupt.
 func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
+	if rc, ok := c.(RecordCodec); ok {
+		values, x, err := rc.DecodeRecord(data)
+		if err != nil {
+			return nil, expiry{}, err
+		}
+		exp, err := expiryOf(x)
+		return values, exp, err
+	}
 	exp, payload, err := parseEnvelope(data)
 	if err != nil {
 		return nil, exp, err
@@ -89,11 +101,24 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 // mergeRecord appends to dst the stored record cur with a session's
 // changes applied: its changed keys, and its expiry choice if it changed.
 // Keys other requests saved meanwhile are kept; with a Merger codec their
-// values are copied without being decoded.
-func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, error) {
+// values are copied without being decoded. It also returns the merged
+// values when it decoded them (not with a Merger).
+func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, map[string]any, error) {
+	if _, ok := c.(RecordCodec); ok {
+		values, exp, err := decodeRecord(cur, c)
+		if err != nil {
+			return dst, exp, nil, err
+		}
+		if ch.expiry != nil {
+			exp = *ch.expiry
+		}
+		apply(values, ch)
+		dst, err = encodeRecord(dst, c, values, exp)
+		return dst, exp, values, err
+	}
 	exp, payload, err := parseEnvelope(cur)
 	if err != nil {
-		return dst, exp, err
+		return dst, exp, nil, err
 	}
 	if ch.expiry != nil {
 		exp = *ch.expiry
@@ -101,12 +126,29 @@ func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, error) {
 	dst = appendEnvelope(dst, exp)
 	if m, ok := c.(Merger); ok {
 		dst, err = m.Merge(dst, payload, ch.values, ch.keys)
-		return dst, exp, err
+		return dst, exp, nil, err
 	}
 	values, err := c.Decode(payload)
 	if err != nil {
-		return dst, exp, err
+		return dst, exp, nil, err
 	}
+	apply(values, ch)
+	dst, err = c.Encode(dst, values)
+	return dst, exp, values, err
+}
+
+// owner returns the owner of a record of values whose owner column says
+// uid: the codec's, when its format keeps the owner among the values
+// (OwnerCodec), else uid.
+func owner(c Codec, values map[string]any, uid string) string {
+	if oc, ok := c.(OwnerCodec); ok {
+		return oc.Owner(values)
+	}
+	return uid
+}
+
+// apply sets each changed key of values to its new value, or removes it.
+func apply(values map[string]any, ch changes) {
 	for k := range ch.keys {
 		if v, ok := ch.values[k]; ok {
 			values[k] = v
@@ -114,6 +156,4 @@ func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, error) {
 			delete(values, k)
 		}
 	}
-	dst, err = c.Encode(dst, values)
-	return dst, exp, err
 }

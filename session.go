@@ -428,7 +428,9 @@ func (s *Session) CycleKey(ctx context.Context) error {
 // SetUserID records the user who owns the session, so that
 // Engine.UserSessions and Engine.DeleteUser find it ("log out everywhere").
 // The owner is metadata beside the data, not a key. An empty id clears it.
-// Set it on login, after CycleKey.
+// Set it on login, after CycleKey. With a codec whose format keeps the
+// owner among the values (OwnerCodec, as Django's "_auth_user_id"), the
+// owner is that value instead, and SetUserID has no effect on it.
 func (s *Session) SetUserID(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -439,11 +441,15 @@ func (s *Session) SetUserID(id string) {
 	}
 }
 
-// UserID returns the owner recorded by SetUserID, or "".
+// UserID returns the owner recorded by SetUserID, or "" (with an
+// OwnerCodec, the owner its values say).
 func (s *Session) UserID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
+	if s.engine != nil {
+		return owner(s.engine.opts.Codec, s.values, s.userID)
+	}
 	return s.userID
 }
 
