@@ -207,12 +207,13 @@ func (sv *salvager) record(e element, listed map[string]*listing, now time.Time,
 		return nil
 	}
 	key := string(e.key)
-	if !sv.rep.IndexDamaged {
-		l := listed[key]
-		if l == nil || (!l.twice && l.slot != slot(v.expires)) {
-			sv.rep.Unlisted++
-			return nil
-		}
+	l := listed[key]
+	if !sv.rep.IndexDamaged && (l == nil || (!l.twice && l.slot != slot(v.expires))) {
+		sv.rep.Unlisted++
+		return nil
+	}
+	if l != nil {
+		// Read, so not lost, even when the damaged index is not trusted.
 		l.read = true
 	}
 	rec := session.Record{Expires: time.Unix(0, int64(v.expires)), UserID: string(v.userID)}
