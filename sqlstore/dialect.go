@@ -55,12 +55,13 @@ func checkTable(name string) error {
 // migrations themselves (see Options.NoCreate). The statements are
 // idempotent ("IF NOT EXISTS"). table "" means the default, "sessions".
 //
-// The table has one row per session: session_key (the store key, at most
-// 255 ASCII bytes), data (the encoded session), expires_ms (its expiry, in
-// Unix milliseconds), user_id (its owner's user ID, as bytes, empty for
-// none) and token (a random number each write sets, which the
-// compare-and-set of PostgreSQL and MySQL checks). The indexes are on
-// expires_ms, for the sweeper, and on user_id, for the per-user index.
+// The table has one row per session: session_key (the store key, 1 to
+// MaxKeyLen printable ASCII bytes, see ErrInvalidKey), data (the encoded
+// session), expires_ms (its expiry, in Unix milliseconds), user_id (its
+// owner's user ID, as bytes, empty for none) and token (a random number
+// each write sets, which the compare-and-set of PostgreSQL and MySQL
+// checks). The indexes are on expires_ms, for the sweeper, and on user_id,
+// for the per-user index.
 func Schema(d Dialect, table string) (string, error) {
 	if table == "" {
 		table = DefaultTable
@@ -128,8 +129,8 @@ type queries struct {
 	deleteTok string // key, token
 	sweep     string // now, now, limit
 	userKeys  string // user, now
-	delUser   string // user, now → live rows deleted; then delUserAll
-	delUserAl string // user
+	delUserEx string // user, now: the expired rows; then delUser
+	delUser   string // user, now → live rows deleted
 	count     string
 	rangeLive string // after, now, limit
 	rangeExp  string // after, now, limit
@@ -156,8 +157,8 @@ func makeQueries(d Dialect, t string) queries {
 		delete:    `DELETE FROM ` + t + ` WHERE session_key = ?`,
 		deleteTok: `DELETE FROM ` + t + ` WHERE session_key = ? AND token = ?`,
 		userKeys:  `SELECT session_key FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms > ?`,
+		delUserEx: `DELETE FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms <= ?`,
 		delUser:   `DELETE FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms > ?`,
-		delUserAl: `DELETE FROM ` + t + ` WHERE ` + userCond(d),
 		count:     `SELECT COUNT(*) FROM ` + t,
 		rangeLive: `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms > ? ORDER BY session_key LIMIT ?`,
 		rangeExp:  `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms <= ? ORDER BY session_key LIMIT ?`,
@@ -178,7 +179,7 @@ func makeQueries(d Dialect, t string) queries {
 	}
 	if d == PostgreSQL {
 		for _, p := range []*string{&q.load, &q.read, &q.upsert, &q.insert, &q.update, &q.delete, &q.deleteTok,
-			&q.sweep, &q.userKeys, &q.delUser, &q.delUserAl, &q.count, &q.rangeLive, &q.rangeExp, &q.exists} {
+			&q.sweep, &q.userKeys, &q.delUserEx, &q.delUser, &q.count, &q.rangeLive, &q.rangeExp, &q.exists} {
 			*p = numbered(*p)
 		}
 	}

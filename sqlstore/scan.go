@@ -9,8 +9,14 @@ import (
 	"github.com/sessionkv/session/internal/optimistic"
 )
 
-// rangePage is how many rows Range and RangeExpired read per query.
+// rangePage is how many rows Range and RangeExpired read per query, at
+// most.
 const rangePage = 500
+
+// rangePageBytes bounds the memory that a page of Range and RangeExpired
+// holds: a page stops at the row that brings its keys, data and user IDs
+// to that size, and the next query asks for no more rows than fitted.
+const rangePageBytes = 8 << 20
 
 // DeleteExpired implements session.Sweeper: it deletes the expired rows in
 // batches of Options.SweepBatch, one statement each (on SQLite, each in a
@@ -49,7 +55,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 
 // Range implements session.Ranger. It reads the live rows in pages, in
 // key order, each page a query of its own: no transaction stays open while
-// fn runs, and fn may call the store.
+// fn runs, and fn may call the store. A page holds at most 500 rows, and
+// stops at the row that brings it to 8 MiB, so that the memory Range
+// holds does not grow with the size of the sessions.
 func (s *Store) Range(ctx context.Context, fn func(key string, rec session.Record) bool) error {
 	return s.scan(ctx, "range", s.q.rangeLive, fn)
 }
@@ -71,18 +79,21 @@ func (s *Store) scan(ctx context.Context, op, query string, fn func(string, sess
 		rec session.Record
 	}
 	page := make([]item, 0, rangePage)
+	limit := rangePage
 	for {
 		page = page[:0]
+		cut := false // the page reached rangePageBytes
 		err := func() error {
 			st, err := s.stmt(ctx, query)
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, after, now, rangePage)
+			rows, err := st.QueryContext(ctx, after, now, limit)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
+			size := 0
 			for rows.Next() {
 				var it item
 				var exp int64
@@ -93,6 +104,10 @@ func (s *Store) scan(ctx context.Context, op, query string, fn func(string, sess
 				r := row{exists: true, data: it.rec.Data, expires: exp, user: user}
 				it.rec = r.record()
 				page = append(page, it)
+				if size += len(it.key) + len(it.rec.Data) + len(user); size >= rangePageBytes {
+					cut = true
+					break
+				}
 			}
 			return rows.Err()
 		}()
@@ -104,8 +119,13 @@ func (s *Store) scan(ctx context.Context, op, query string, fn func(string, sess
 				return nil
 			}
 		}
-		if len(page) < rangePage {
+		if !cut && len(page) < limit {
 			return nil
+		}
+		if cut {
+			limit = len(page)
+		} else {
+			limit = min(2*limit, rangePage)
 		}
 		after = page[len(page)-1].key
 		if err := s.closed.Check(ctx); err != nil {
@@ -146,7 +166,11 @@ func (s *Store) UserKeys(ctx context.Context, uid string) ([]string, error) {
 }
 
 // DeleteUser implements session.UserIndexer: in one transaction, it
-// deletes uid's live rows, which it counts, then its expired ones.
+// deletes uid's expired rows, then its live ones, which it counts. In
+// that order the count is exact even where each statement sees the rows
+// committed before it began (PostgreSQL's READ COMMITTED): a row that a
+// Save commits between the two is live, so the second statement deletes
+// it and counts it, where the other order would delete it uncounted.
 func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
@@ -156,14 +180,15 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 	}
 	var n int64
 	del := func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, s.q.delUser, []byte(uid), s.now())
+		now := s.now()
+		if _, err := s.exec(ctx, tx, s.q.delUserEx, []byte(uid), now); err != nil {
+			return err
+		}
+		res, err := s.exec(ctx, tx, s.q.delUser, []byte(uid), now)
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = s.exec(ctx, tx, s.q.delUserAl, []byte(uid))
+		n, err = res.RowsAffected()
 		return err
 	}
 	var err error

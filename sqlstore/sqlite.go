@@ -33,6 +33,19 @@ func openSQLite(t Target, o Options) (*sql.DB, error) {
 	if err := checkSQLiteLocation(path, o); err != nil {
 		return nil, err
 	}
+	// SQLite follows symbolic links to the database and keeps its
+	// companion files beside the file they lead to: that file, in its
+	// directory, is the one to check, create and open.
+	real, err := resolveLinks(path)
+	if err != nil {
+		return nil, err
+	}
+	if real != path {
+		if err := checkSQLiteLocation(real, o); err != nil {
+			return nil, err
+		}
+		path = real
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
 	case err == nil:
@@ -69,6 +82,25 @@ func openSQLite(t Target, o Options) (*sql.DB, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db, nil
+}
+
+// resolveLinks returns path with its symbolic links resolved. A missing
+// file is fine (the store creates it), a link to one is not: SQLite would
+// create it wherever the link points, with the umask's mode.
+func resolveLinks(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return real, err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return "", err
+	}
+	real = filepath.Join(dir, filepath.Base(path))
+	if fi, err := os.Lstat(real); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("database %s: a symbolic link to a file that does not exist", path)
+	}
+	return real, nil
 }
 
 // checkSQLiteLocation applies the location rule to the database's

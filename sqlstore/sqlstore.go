@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -37,6 +38,36 @@ var ErrNoTable = errors.New("sqlstore: the sessions table does not exist")
 // processes kept changing the record for Options.MaxAttempts attempts.
 var ErrConflict = errors.New("sqlstore: too many concurrent writes to one session")
 
+// ErrInvalidKey is returned by Load, Save, Delete and UpdateRecord for a
+// key the table cannot hold as it is: empty, longer than MaxKeyLen, or
+// with a byte that is not printable ASCII (a space, a control character,
+// anything above 0x7e). Nothing is read or written for such a key. The
+// engine's store keys (session.StoreKey) are always valid; the check keeps
+// the engines from disagreeing on the others (MySQL's PAD SPACE collation
+// takes "k" and "k " for one key, PostgreSQL refuses a NUL, MySQL without
+// strict mode truncates a long key or turns a non-ASCII byte into "?"), so
+// that two keys never share a row.
+var ErrInvalidKey = errors.New("sqlstore: invalid store key")
+
+// MaxKeyLen is the longest key the store accepts, in bytes: the length of
+// the table's session_key column.
+const MaxKeyLen = 255
+
+// checkKey returns an error wrapping ErrInvalidKey unless key fits the
+// session_key column on every engine. It never echoes the key, which may
+// be huge or hold control characters.
+func checkKey(key string) error {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrInvalidKey, len(key), MaxKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: byte %#02x at %d is not printable ASCII", ErrInvalidKey, c, i)
+		}
+	}
+	return nil
+}
+
 // Options configures a Store. A nil *Options means the defaults below.
 type Options struct {
 	// Table names the table of the sessions; its indexes are named after
@@ -47,7 +78,8 @@ type Options struct {
 	// NoCreate skips the creation of the table and its indexes, for teams
 	// that run migrations themselves (see Schema for the statements).
 	// The store then checks that the table exists and has its columns.
-	// Default false: Open and New create what is missing.
+	// Default false: Open and New create what is missing. Either way, on
+	// MySQL, Open and New check that session_key is the table's key.
 	NoCreate bool
 
 	// NoSync, for SQLite, commits without waiting for the disk
@@ -161,7 +193,9 @@ var (
 // sets those parameters itself. It refuses, with an error wrapping
 // session.ErrUnsafeLocation, a file in a directory another local user
 // owns or can write, or a file another user owns or can write (see
-// Options.AllowSharedLocation).
+// Options.AllowSharedLocation). A path that is a symbolic link is held to
+// that rule where it leads, since SQLite keeps its companion files beside
+// the file it opens; a link to a file that does not exist is refused.
 func Open(rawURL string, opts *Options) (*Store, error) {
 	t, err := ParseURL(rawURL)
 	if err != nil {
@@ -257,7 +291,8 @@ func newStore(db *sql.DB, d Dialect, o Options) (*Store, error) {
 }
 
 // prepareTable creates the table and indexes, or with NoCreate checks
-// that the table is there.
+// that the table is there; on MySQL it then checks the table and the
+// connection (checkMySQL), whoever created the table.
 func (s *Store) prepareTable(ctx context.Context) error {
 	if s.opts.NoCreate {
 		rows, err := s.db.QueryContext(ctx, s.q.exists)
@@ -267,23 +302,29 @@ func (s *Store) prepareTable(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("table %s: %w", s.opts.Table, err)
 		}
-		return rows.Close()
-	}
-	for _, stmt := range ddl(s.dialect, s.opts.Table) {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create table %s: %w", s.opts.Table, err)
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("table %s: %w", s.opts.Table, err)
+		}
+	} else {
+		for _, stmt := range ddl(s.dialect, s.opts.Table) {
+			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("create table %s: %w", s.opts.Table, err)
+			}
 		}
 	}
 	if s.dialect == MySQL {
-		return s.checkFoundRows(ctx)
+		return s.checkMySQL(ctx)
 	}
 	return nil
 }
 
-// checkFoundRows makes sure that an UPDATE which changes nothing still
-// reports the row it matched (clientFoundRows), on which the
-// compare-and-set relies.
-func (s *Store) checkFoundRows(ctx context.Context) error {
+// checkMySQL makes sure, with a probe row, that session_key is unique
+// (MySQL's upsert, ON DUPLICATE KEY UPDATE, would otherwise add a second
+// row under the key, and a Load return either one), and that an UPDATE
+// which changes nothing still reports the row it matched
+// (clientFoundRows), on which the compare-and-set relies. PostgreSQL and
+// SQLite need no such check: their upsert fails on a table without the key.
+func (s *Store) checkMySQL(ctx context.Context) error {
 	key := fmt.Sprintf("sqlstore-probe-%016x", rand.Uint64())
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -294,6 +335,13 @@ func (s *Store) checkFoundRows(ctx context.Context) error {
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), s.q.delete, key)
+	_, err = conn.ExecContext(ctx, s.q.insert, key, []byte{}, 0, []byte{}, 1)
+	switch {
+	case err == nil:
+		return fmt.Errorf("table %s: session_key is not its primary key (see Schema): a key could have two rows", s.opts.Table)
+	case !isDuplicate(err):
+		return fmt.Errorf("table %s: %w", s.opts.Table, err)
+	}
 	res, err := conn.ExecContext(ctx, `UPDATE `+s.opts.Table+` SET token = 1 WHERE session_key = ?`, key)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
@@ -460,8 +508,25 @@ func scanRow(r *sql.Row) (row, error) {
 	return out, nil
 }
 
-// ms is t in Unix milliseconds.
-func ms(t time.Time) int64 { return t.UnixMilli() }
+// The instants that Unix milliseconds in an int64 can represent.
+var (
+	minMs = time.UnixMilli(math.MinInt64)
+	maxMs = time.UnixMilli(math.MaxInt64)
+)
+
+// ms is t in Unix milliseconds, clamped to what an int64 holds rather than
+// wrapped around (UnixMilli's result is undefined past about 292 million
+// years from 1970), so that a far-future expiry never turns into a past
+// one, nor a far-past one into a future one.
+func ms(t time.Time) int64 {
+	switch {
+	case t.Before(minMs):
+		return math.MinInt64
+	case t.After(maxMs):
+		return math.MaxInt64
+	}
+	return t.UnixMilli()
+}
 
 // now is the store's clock in Unix milliseconds.
 func (s *Store) now() int64 { return ms(s.opts.Now()) }
@@ -473,6 +538,9 @@ func newToken() int64 { return rand.Int64() }
 // Load implements session.Store: one indexed SELECT.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	if err := s.closed.Check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	if err := checkKey(key); err != nil {
 		return session.Record{}, err
 	}
 	q, err := s.queryRow(ctx, nil, s.q.load, key, s.now())
@@ -506,6 +574,9 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	if err := session.CheckUserID(rec.UserID); err != nil {
 		return fmt.Errorf("sqlstore: save: %w", err)
 	}
@@ -529,6 +600,9 @@ func recordArgs(rec session.Record) (data []byte, expires int64, user []byte) {
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.closed.Check(ctx); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
 		return err
 	}
 	return s.remove(ctx, "delete", key)

@@ -34,6 +34,9 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	var err error
 	if s.group != nil {
 		err = s.group.Run(ctx, func(tx *sql.Tx) error { return s.updateIn(ctx, tx, key, fn) })

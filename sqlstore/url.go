@@ -65,13 +65,19 @@ func Redact(raw string) string { return redact.URL(raw) }
 //
 //   - sqlite:PATH or sqlite:///ABSOLUTE/PATH, with parameters for
 //     modernc.org/sqlite ("_pragma=...", "_busy_timeout=...") after "?";
+//     SQLite's own URI parameters ("mode", "cache", "nolock",
+//     "immutable", "vfs"...), which would keep the database in memory or
+//     drop its locks, are refused;
 //   - postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS (or postgresql://),
 //     with pgx's parameters ("sslmode", "search_path", "connect_timeout");
 //   - mysql://USER:PASSWORD@HOST:PORT/DB?PARAMS, with the parameters of
-//     github.com/go-sql-driver/mysql ("tls", "timeout", "readTimeout").
+//     github.com/go-sql-driver/mysql ("tls", "timeout", "readTimeout");
+//     the driver runs the ones it does not know as SQL SET statements,
+//     so a parameter named like a password is refused.
 //
 // The one parameter the store itself takes is "table" (Options.Table);
-// every other one goes to the driver as it is.
+// every other one, but for those refused above, goes to the driver as it
+// is.
 func ParseURL(raw string) (Target, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || scheme == "" {
@@ -109,6 +115,16 @@ func parseSQLite(raw, rest string) (Target, error) {
 	}
 	t := Target{Dialect: SQLite, Path: path, Table: params.Get("table"), driver: "sqlite"}
 	params.Del("table")
+	for name := range params {
+		// The driver's parameters start with "_"; the others are SQLite's
+		// own URI parameters, which open the file another way than the
+		// store's promises assume: in memory (mode, vfs), read-only
+		// (mode, immutable), without locks (nolock, immutable), with a
+		// shared cache (cache).
+		if !strings.HasPrefix(name, "_") {
+			return Target{}, fmt.Errorf("%w %q: parameter %q: the store takes table and the driver's parameters (_pragma, _busy_timeout...), not SQLite's URI parameters", ErrBadURL, Redact(raw), name)
+		}
+	}
 	t.dsn = params.Encode() // completed by openSQLite, once the path is checked
 	return t, nil
 }
@@ -117,6 +133,11 @@ func parsePostgres(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return Target{}, fmt.Errorf("%w %q: %v", ErrBadURL, Redact(raw), errors.Unwrap(err))
+	}
+	if u.Opaque != "" {
+		// A key=value connection string after the scheme: not quoted, since
+		// its password would show.
+		return Target{}, fmt.Errorf("%w %q: not a URL (a key=value connection string?); want postgres://USER:PASSWORD@HOST:PORT/DB", ErrBadURL, u.Scheme+":...")
 	}
 	if u.Host == "" && u.Query().Get("host") == "" {
 		return Target{}, fmt.Errorf("%w %q: needs a host, as in postgres://app@127.0.0.1:5432/app", ErrBadURL, Redact(raw))
@@ -142,6 +163,14 @@ func parseMySQL(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("%w %q: needs one database name after the host, as in mysql://app@127.0.0.1:3306/app", ErrBadURL, Redact(raw))
 	}
 	q := u.Query()
+	for name := range q {
+		// The driver runs a parameter it does not know as "SET name =
+		// value": the server's error would quote a password given so, and
+		// MySQL 8 would take "SET password = '...'" as a new password.
+		if strings.Contains(strings.ToLower(name), "password") {
+			return Target{}, fmt.Errorf("%w %q: parameter %q: the driver would run it as an SQL SET; put the password in the user information, as in mysql://app:PASSWORD@127.0.0.1:3306/app", ErrBadURL, Redact(raw), name)
+		}
+	}
 	t := Target{Dialect: MySQL, Table: q.Get("table"), driver: "mysql"}
 	q.Del("table")
 	addr := u.Host
