@@ -23,6 +23,7 @@ import (
 	"github.com/sessionkv/session/filestore"
 	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 // rig is one store behind an engine, with everything the battery checks.
@@ -69,6 +70,15 @@ func rigs(t *testing.T) []*rig {
 	fileParent := t.TempDir()
 	add("filestore", true, fileParent, func(c *testkit.Clock, log *slog.Logger) session.Store {
 		s, err := filestore.New(filepath.Join(fileParent, "store"), &filestore.Options{Now: c.Now, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+	sqlParent := t.TempDir()
+	add("sqlstore", true, sqlParent, func(c *testkit.Clock, log *slog.Logger) session.Store {
+		s, err := sqlstore.Open("sqlite:"+filepath.Join(sqlParent, "store", "db.sqlite3"), &sqlstore.Options{Now: c.Now, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,11 +257,13 @@ func TestBattery_FullDisk(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs (%v: %s); filestore's tests inject ENOSPC instead", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	for _, kind := range []string{"filestore", "boltstore"} {
+	for _, kind := range []string{"filestore", "boltstore", "sqlstore"} {
 		t.Run(kind, func(t *testing.T) {
 			var st session.Store
 			var err error
 			switch kind {
+			case "sqlstore":
+				st, err = sqlstore.Open("sqlite:"+filepath.Join(dir, kind, "db.sqlite3"), nil)
 			case "filestore":
 				st, err = filestore.New(filepath.Join(dir, kind), nil)
 			case "boltstore":
