@@ -2,19 +2,20 @@
 # Runs every check and test of sessionkv: formatting, go vet, staticcheck,
 # the whole test suite under the race detector (real redis-server,
 # PostgreSQL and MariaDB servers, real bbolt, SQLite and file stores, crash,
-# soak and hostile-input suites), the browser tests in headless Chromium, a
-# short fuzzing pass over every parser, and, beside it, the benchmark
-# suite's tests, which run it in smoke mode. It installs what the tests
-# need (redis-server, postgresql, mariadb-server, chromium) from the
-# distribution's packages when they are missing. This is the README's test
-# command and exactly what CI runs.
+# soak and hostile-input suites, Django's own code for the Django format),
+# the browser tests in headless Chromium, a short fuzzing pass over every
+# parser, and, beside it, the benchmark suite's tests, which run it in
+# smoke mode. It installs what the tests need (redis-server, postgresql,
+# mariadb-server, python3-django, chromium) from the distribution's
+# packages when they are missing. This is the README's test command and
+# exactly what CI runs.
 #
 # Environment: SESSIONKV_FUZZSCALE (percent of each fuzz target's
 # execution budget, default 100); SESSIONKV_SKIP_DEPS=1 to skip the
 # package installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export SESSIONKV_REQUIRE_REDIS=1 SESSIONKV_REQUIRE_BROWSER=1 SESSIONKV_REQUIRE_POSTGRES=1 SESSIONKV_REQUIRE_MYSQL=1
+export SESSIONKV_REQUIRE_REDIS=1 SESSIONKV_REQUIRE_BROWSER=1 SESSIONKV_REQUIRE_POSTGRES=1 SESSIONKV_REQUIRE_MYSQL=1 SESSIONKV_REQUIRE_DJANGO=1
 fuzzscale=${SESSIONKV_FUZZSCALE:-100}
 started=$SECONDS
 
@@ -24,6 +25,7 @@ if [ "${SESSIONKV_SKIP_DEPS:-}" != 1 ]; then
   step "dependencies"
   ./scripts/redis-deps.sh
   ./scripts/sql-deps.sh
+  ./scripts/django-deps.sh
   ./scripts/chromium-deps.sh
 fi
 
@@ -79,7 +81,7 @@ lane() { # name, then package, target and executions triples
     shift 3
   done
 }
-lane a . FuzzMsgpackDecode 100000 . FuzzMsgpackMerge 60000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 &
+lane a . FuzzMsgpackDecode 100000 . FuzzMsgpackMerge 60000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 &
 lane_a=$!
 lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 &
 lane_b=$!
