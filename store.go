@@ -70,7 +70,11 @@ type Record struct {
 	// record. Stores keep it to at least millisecond precision.
 	Expires time.Time
 	// UserID is the owner of the session ("" for none), which stores that
-	// implement UserIndexer index. Every store returns it as saved.
+	// implement UserIndexer index. Every store returns it as saved, but
+	// for stores in another program's layout with no place for it (such
+	// as Django's table, sqlstore.DjangoStore), which document that they
+	// return ""; the engine then takes the owner from the values through
+	// its codec (OwnerCodec).
 	UserID string
 }
 

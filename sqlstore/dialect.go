@@ -135,6 +135,15 @@ type queries struct {
 	rangeLive string // after, now, limit
 	rangeExp  string // after, now, limit
 	exists    string // checks the table has the store's columns
+	probe     string // key: an UPDATE that changes nothing (MySQL's found rows)
+}
+
+// number turns the "?" placeholders of every statement into PostgreSQL's.
+func (q *queries) number() {
+	for _, p := range []*string{&q.load, &q.read, &q.upsert, &q.insert, &q.update, &q.delete, &q.deleteTok,
+		&q.sweep, &q.userKeys, &q.delUserEx, &q.delUser, &q.count, &q.rangeLive, &q.rangeExp, &q.exists, &q.probe} {
+		*p = numbered(*p)
+	}
 }
 
 // user is the condition that keeps a user query on the partial index.
@@ -163,6 +172,7 @@ func makeQueries(d Dialect, t string) queries {
 		rangeLive: `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms > ? ORDER BY session_key LIMIT ?`,
 		rangeExp:  `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms <= ? ORDER BY session_key LIMIT ?`,
 		exists:    `SELECT ` + cols + ` FROM ` + t + ` WHERE 1 = 0`,
+		probe:     `UPDATE ` + t + ` SET token = token WHERE session_key = ?`,
 	}
 	switch d {
 	case MySQL:
@@ -178,10 +188,7 @@ func makeQueries(d Dialect, t string) queries {
 		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND session_key IN (SELECT session_key FROM ` + t + ` WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)`
 	}
 	if d == PostgreSQL {
-		for _, p := range []*string{&q.load, &q.read, &q.upsert, &q.insert, &q.update, &q.delete, &q.deleteTok,
-			&q.sweep, &q.userKeys, &q.delUserEx, &q.delUser, &q.count, &q.rangeLive, &q.rangeExp, &q.exists} {
-			*p = numbered(*p)
-		}
+		q.number()
 	}
 	return q
 }

@@ -33,7 +33,8 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	for {
 		var n int64
 		err := s.write(ctx, "sweep", "", func(tx *sql.Tx) error {
-			res, err := s.exec(ctx, tx, s.q.sweep, now, now, s.opts.SweepBatch)
+			at := s.lay.when(s.dialect, now)
+			res, err := s.exec(ctx, tx, s.q.sweep, at, at, s.opts.SweepBatch)
 			if err != nil {
 				return err
 			}
@@ -88,23 +89,23 @@ func (s *Store) scan(ctx context.Context, op, query string, fn func(string, sess
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, after, now, limit)
+			rows, err := st.QueryContext(ctx, after, s.lay.when(s.dialect, now), limit)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			size := 0
 			for rows.Next() {
-				var it item
-				var exp int64
-				var user []byte
-				if err := rows.Scan(&it.key, &it.rec.Data, &exp, &user); err != nil {
+				key, r, err := s.lay.scan(rows.Scan, true)
+				if err != nil {
 					return err
 				}
-				r := row{exists: true, data: it.rec.Data, expires: exp, user: user}
-				it.rec = r.record()
+				if r.data == nil {
+					r.data = []byte{}
+				}
+				it := item{key: key, rec: r.record()}
 				page = append(page, it)
-				if size += len(it.key) + len(it.rec.Data) + len(user); size >= rangePageBytes {
+				if size += len(key) + len(r.data) + len(r.user); size >= rangePageBytes {
 					cut = true
 					break
 				}

@@ -56,9 +56,9 @@ const MaxKeyLen = 255
 // checkKey returns an error wrapping ErrInvalidKey unless key fits the
 // session_key column on every engine. It never echoes the key, which may
 // be huge or hold control characters.
-func checkKey(key string) error {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrInvalidKey, len(key), MaxKeyLen)
+func (s *Store) checkKey(key string) error {
+	if max := s.lay.maxKey(); len(key) == 0 || len(key) > max {
+		return fmt.Errorf("%w: %d bytes, want 1 to %d", ErrInvalidKey, len(key), max)
 	}
 	for i := 0; i < len(key); i++ {
 		if c := key[i]; c <= ' ' || c > '~' {
@@ -116,13 +116,16 @@ type Options struct {
 	Now func() time.Time
 }
 
-func (o *Options) withDefaults() (Options, error) {
+func (o *Options) withDefaults(lay layout) (Options, error) {
 	var r Options
 	if o != nil {
 		r = *o
 	}
 	if r.Table == "" {
 		r.Table = DefaultTable
+		if _, ok := lay.(djangoLayout); ok {
+			r.Table = DjangoTable
+		}
 	}
 	if err := checkTable(r.Table); err != nil {
 		return r, err
@@ -154,6 +157,7 @@ type Store struct {
 	db      *sql.DB
 	ownsDB  bool
 	dialect Dialect
+	lay     layout
 	q       queries
 	opts    Options
 	closed  closer.Flag
@@ -197,11 +201,16 @@ var (
 // that rule where it leads, since SQLite keeps its companion files beside
 // the file it opens; a link to a file that does not exist is refused.
 func Open(rawURL string, opts *Options) (*Store, error) {
+	return open(rawURL, opts, ownLayout{})
+}
+
+// open is Open of a table of layout lay.
+func open(rawURL string, opts *Options, lay layout) (*Store, error) {
 	t, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	o, err := opts.withDefaults()
+	o, err := opts.withDefaults(lay)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +245,7 @@ func Open(rawURL string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: connect: %w", t, redact.Error(err, rawURL))
 	}
-	s, err := newStore(db, t.Dialect, o)
+	s, err := newStore(db, t.Dialect, o, lay)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", t, redact.Error(err, rawURL))
@@ -253,25 +262,30 @@ func Open(rawURL string, opts *Options) (*Store, error) {
 // should have a busy timeout and begin transactions with BEGIN IMMEDIATE
 // (the modernc.org/sqlite DSN parameter _txlock=immediate), as Open's does.
 func New(db *sql.DB, d Dialect, opts *Options) (*Store, error) {
+	return newWith(db, d, opts, ownLayout{})
+}
+
+// newWith is New of a table of layout lay.
+func newWith(db *sql.DB, d Dialect, opts *Options, lay layout) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil database")
 	}
 	if !d.valid() {
 		return nil, fmt.Errorf("sqlstore: New: unknown dialect %v", d)
 	}
-	o, err := opts.withDefaults()
+	o, err := opts.withDefaults(lay)
 	if err != nil {
 		return nil, err
 	}
-	return newStore(db, d, o)
+	return newStore(db, d, o, lay)
 }
 
 // openTimeout bounds what Open and New do before they return: connecting,
 // and creating or checking the table.
 const openTimeout = 30 * time.Second
 
-func newStore(db *sql.DB, d Dialect, o Options) (*Store, error) {
-	s := &Store{db: db, dialect: d, q: makeQueries(d, o.Table), opts: o, stmts: map[string]*sql.Stmt{}}
+func newStore(db *sql.DB, d Dialect, o Options, lay layout) (*Store, error) {
+	s := &Store{db: db, dialect: d, lay: lay, q: lay.queries(d, o.Table), opts: o, stmts: map[string]*sql.Stmt{}}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	if err := s.prepareTable(ctx); err != nil {
@@ -306,7 +320,7 @@ func (s *Store) prepareTable(ctx context.Context) error {
 			return fmt.Errorf("table %s: %w", s.opts.Table, err)
 		}
 	} else {
-		for _, stmt := range ddl(s.dialect, s.opts.Table) {
+		for _, stmt := range s.lay.ddl(s.dialect, s.opts.Table) {
 			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create table %s: %w", s.opts.Table, err)
 			}
@@ -331,18 +345,19 @@ func (s *Store) checkMySQL(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, s.q.insert, key, []byte{}, 0, []byte{}, 1); err != nil {
+	probe := s.lay.record(s.dialect, key, []byte{}, 0, []byte{})
+	if _, err := conn.ExecContext(ctx, s.q.insert, probe...); err != nil {
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), s.q.delete, key)
-	_, err = conn.ExecContext(ctx, s.q.insert, key, []byte{}, 0, []byte{}, 1)
+	_, err = conn.ExecContext(ctx, s.q.insert, probe...)
 	switch {
 	case err == nil:
 		return fmt.Errorf("table %s: session_key is not its primary key (see Schema): a key could have two rows", s.opts.Table)
 	case !isDuplicate(err):
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
-	res, err := conn.ExecContext(ctx, `UPDATE `+s.opts.Table+` SET token = 1 WHERE session_key = ?`, key)
+	res, err := conn.ExecContext(ctx, s.q.probe, key)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
@@ -490,24 +505,6 @@ func (r row) record() session.Record {
 
 func (r row) live(now int64) bool { return r.exists && r.expires > now }
 
-// scanRow reads a row of the load and read queries; a missing one is a row
-// that does not exist.
-func scanRow(r *sql.Row) (row, error) {
-	var out row
-	err := r.Scan(&out.data, &out.expires, &out.user, &out.token)
-	if errors.Is(err, sql.ErrNoRows) {
-		return row{}, nil
-	}
-	if err != nil {
-		return row{}, err
-	}
-	out.exists = true
-	if out.data == nil {
-		out.data = []byte{}
-	}
-	return out, nil
-}
-
 // The instants that Unix milliseconds in an int64 can represent.
 var (
 	minMs = time.UnixMilli(math.MinInt64)
@@ -540,14 +537,14 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return session.Record{}, err
 	}
-	q, err := s.queryRow(ctx, nil, s.q.load, key, s.now())
+	q, err := s.queryRow(ctx, nil, s.q.load, key, s.lay.when(s.dialect, s.now()))
 	if err != nil {
 		return session.Record{}, s.fail("load", ctx, err)
 	}
-	r, err := scanRow(q)
+	r, err := scanRow(s.lay, q)
 	if err != nil {
 		return session.Record{}, s.fail("load", ctx, err)
 	}
@@ -574,7 +571,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return err
 	}
 	if err := session.CheckUserID(rec.UserID); err != nil {
@@ -582,7 +579,7 @@ func (s *Store) Save(ctx context.Context, key string, rec session.Record) error 
 	}
 	data, exp, user := recordArgs(rec)
 	return s.write(ctx, "save", key, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, s.q.upsert, key, data, exp, user, newToken())
+		_, err := s.exec(ctx, tx, s.q.upsert, s.lay.record(s.dialect, key, data, exp, user)...)
 		return err
 	})
 }
@@ -602,7 +599,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return err
 	}
 	return s.remove(ctx, "delete", key)

@@ -34,7 +34,7 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 	if err := s.closed.Check(ctx); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return err
 	}
 	var err error
@@ -73,7 +73,7 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, key string, fn session
 	if err != nil {
 		return err
 	}
-	r, err := scanRow(q)
+	r, err := scanRow(s.lay, q)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, key string, fn session
 		return err
 	}
 	data, exp, user := recordArgs(next)
-	_, err = s.exec(ctx, tx, s.q.upsert, key, data, exp, user, newToken())
+	_, err = s.exec(ctx, tx, s.q.upsert, s.lay.record(s.dialect, key, data, exp, user)...)
 	return err
 }
 
@@ -167,7 +167,7 @@ func (s *Store) read(ctx context.Context, key string) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
-	return scanRow(q)
+	return scanRow(s.lay, q)
 }
 
 // conditionalWrite writes next (or deletes the row when !keep) if key's
@@ -180,11 +180,11 @@ func (s *Store) conditionalWrite(ctx context.Context, key string, cur row, next 
 	case !keep && !cur.exists:
 		return true, nil
 	case !keep:
-		res, err = s.exec(ctx, nil, s.q.deleteTok, key, cur.token)
+		res, err = s.exec(ctx, nil, s.q.deleteTok, s.lay.deleteOld(key, cur)...)
 	case cur.exists:
-		res, err = s.exec(ctx, nil, s.q.update, data, exp, user, newToken(), key, cur.token)
+		res, err = s.exec(ctx, nil, s.q.update, s.lay.update(s.dialect, key, data, exp, user, cur)...)
 	default:
-		res, err = s.exec(ctx, nil, s.q.insert, key, data, exp, user, newToken())
+		res, err = s.exec(ctx, nil, s.q.insert, s.lay.record(s.dialect, key, data, exp, user)...)
 		if isDuplicate(err) {
 			return false, nil
 		}
