@@ -18,19 +18,29 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/memstore"
+	"github.com/sessionkv/session/sqlstore/sqltest"
 )
 
 // TestRun_Smoke runs the whole suite in smoke mode and checks that every
-// group and contender was measured and that every output parses.
+// group and contender was measured and that every output parses. Its
+// PostgreSQL and MariaDB servers are the test binary's shared ones, given
+// by URL (TestSQLSource_LaunchesItsServer covers the servers a run
+// launches).
 func TestRun_Smoke(t *testing.T) {
 	plan, err := PlanFor(Smoke)
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan.TempDir = t.TempDir()
+	plan.PostgresURL, plan.MySQLURL = sharedURLs(t)
 	res, err := Run(t.Context(), plan, testWriter{t})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, u := range []string{plan.PostgresURL, plan.MySQLURL} {
+		if u != "" {
+			checkNoDatabasesLeft(t, u)
+		}
 	}
 	for _, g := range groups {
 		if !slices.ContainsFunc(res.Cases, func(c Result) bool { return c.Group == g.name }) {
@@ -43,21 +53,34 @@ func TestRun_Smoke(t *testing.T) {
 			if _, ok := res.Find(name); ok {
 				continue
 			}
-			// Without redis-server, the Redis contenders are reported as
-			// not measured.
-			if reason, ok := res.skipReason(name); !ok || !c.redis || !redisInstalled() {
+			// Without their server, the contenders that need one are
+			// reported as not measured.
+			if reason, ok := res.skipReason(name); !ok || !mayLack(c.server) {
 				t.Errorf("no result for %s (%q)", name, reason)
 			}
 		}
 	}
 	for _, st := range stores {
 		name := "store/sessionkv-" + st.name + "/load"
-		if _, ok := res.Find(name); !ok && (!st.redis || redisInstalled()) {
+		if _, ok := res.Find(name); !ok && !mayLack(st.server) {
 			t.Errorf("no result for %s", name)
 		}
 	}
-	if redisInstalled() != (res.Redis != "") || redisInstalled() == (len(res.Skipped) > 0) {
-		t.Errorf("redis-server installed: %v, but Redis %q, skipped %v", redisInstalled(), res.Redis, res.Skipped)
+	for _, s := range res.Skipped {
+		if !slices.ContainsFunc(contenders(), func(c contender) bool {
+			return c.name == s.Contender && c.server != noBackend && s.Reason == c.server.missing().Error()
+		}) {
+			t.Errorf("skipped %+v", s)
+		}
+	}
+	for _, s := range []struct {
+		b    backend
+		desc string
+	}{{redisBackend, res.Redis}, {postgresBackend, res.Postgres}, {mysqlBackend, res.MySQL}} {
+		skipped := slices.ContainsFunc(res.Skipped, func(sk Skip) bool { return sk.Reason == s.b.missing().Error() })
+		if skipped == (s.desc != "") {
+			t.Errorf("%s: described as %q, but skipped: %v", s.b, s.desc, res.Skipped)
+		}
 	}
 	for _, c := range res.Cases {
 		if c.NsPerOp <= 0 || c.OpsPerSec <= 0 || c.Rounds != plan.Rounds || c.Spread.Min > c.NsPerOp || c.Spread.Max < c.NsPerOp {
@@ -117,6 +140,22 @@ func TestRun_Smoke(t *testing.T) {
 	if !strings.Contains(table.String(), cycleName("floor", 1)) || !strings.Contains(table.String(), targets[0].title) {
 		t.Errorf("table:\n%s", table.String())
 	}
+}
+
+// mayLack reports whether the run may lack the server b, its contenders
+// then being reported as not measured: Redis when redis-server is not
+// installed, PostgreSQL and MariaDB unless the environment variable that
+// sqltest reads requires them.
+func mayLack(b backend) bool {
+	switch b {
+	case noBackend:
+		return false
+	case redisBackend:
+		return !redisInstalled()
+	case postgresBackend:
+		return os.Getenv(sqltest.RequirePostgresEnv) != "1"
+	}
+	return os.Getenv(sqltest.RequireMySQLEnv) != "1"
 }
 
 // testWriter sends progress lines to the test log.
@@ -189,9 +228,12 @@ func TestContenders_ServeTheirSessions(t *testing.T) {
 	e := testEnv(t)
 	for _, c := range contenders() {
 		t.Run(c.name, func(t *testing.T) {
-			if c.redis && !redisInstalled() {
-				t.Skip("redis-server is not installed")
+			if c.server == postgresBackend || c.server == mysqlBackend {
+				// Their servers take seconds to start: TestRun_Smoke runs
+				// them, and checks that they drop their databases.
+				t.Skip("run by TestRun_Smoke")
 			}
+			requireServer(t, e, c.server)
 			s, err := c.new(e, 8)
 			if err != nil {
 				t.Fatal(err)
@@ -224,7 +266,8 @@ func TestCycleOp_ReportsFailedRequests(t *testing.T) {
 }
 
 // testEnv returns an env whose Redis server, if redis-server is installed,
-// starts on first use and stops at the end of the test.
+// starts on first use and stops at the end of the test. It has no
+// PostgreSQL or MariaDB server.
 func testEnv(t *testing.T) *env {
 	t.Helper()
 	data, err := makeSessionData(t.Context())
@@ -238,6 +281,14 @@ func testEnv(t *testing.T) *env {
 		}
 	})
 	return e
+}
+
+// requireServer skips t unless e has the server b, if any.
+func requireServer(t *testing.T, e *env, b backend) {
+	t.Helper()
+	if err := e.ready(b); err != nil {
+		t.Skip(err)
+	}
 }
 
 func redisInstalled() bool {
@@ -503,7 +554,7 @@ func TestRedisStores_LeaveNoKeys(t *testing.T) {
 	}
 	e := testEnv(t)
 	for _, c := range contenders() {
-		if !c.redis {
+		if c.server != redisBackend {
 			continue
 		}
 		s, err := c.new(e, 8)

@@ -34,9 +34,9 @@ type store struct {
 	sized bool
 	// filePerSession: the size cases stop at Plan.FileStoreMaxSize.
 	filePerSession bool
-	// redis: it needs the run's Redis server, and is not measured without
-	// one.
-	redis bool
+	// server is the run's server it needs (Redis, PostgreSQL, MariaDB), if
+	// any: it is not measured without one.
+	server backend
 }
 
 // stores lists sessionkv's stores. A new store is one entry here.
@@ -48,7 +48,11 @@ var stores = []store{
 	{name: "cachestore-boltstore-nosync", open: openCached(openBolt(true))},
 	{name: "filestore-durable", open: openFiles(false)},
 	{name: "filestore-nosync", sized: true, filePerSession: true, open: openFiles(true)},
-	{name: "redisstore", redis: true, open: openRedis},
+	{name: "redisstore", server: redisBackend, open: openRedis},
+	{name: "sqlstore-sqlite-durable", open: openSQLite(false)},
+	{name: "sqlstore-sqlite-nosync", open: openSQLite(true)},
+	{name: "sqlstore-postgres", server: postgresBackend, open: openSQLServer(postgresBackend)},
+	{name: "sqlstore-mariadb", server: mysqlBackend, open: openSQLServer(mysqlBackend)},
 }
 
 // peers lists the request-cycle contenders that are not a server-side
@@ -58,7 +62,10 @@ var peers = []contender{
 	{name: "sessionkv-cookiestore", library: "sessionkv", new: newCookiestore(nil)},
 	{name: "sessionkv-cookiestore-compress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{Compress: true})},
 	{name: "scs-memstore", library: "scs", sized: true, new: newSCSMemstore},
-	{name: "scs-redisstore", library: "scs", redis: true, new: newSCSRedisstore},
+	{name: "scs-redisstore", library: "scs", server: redisBackend, new: newSCSRedisstore},
+	{name: "scs-sqlite3store", library: "scs", new: newSCSSQLite3store},
+	{name: "scs-postgresstore", library: "scs", server: postgresBackend, new: newSCSPostgresstore},
+	{name: "scs-mysqlstore", library: "scs", server: mysqlBackend, new: newSCSMySQLstore},
 	{name: "gorilla-cookiestore", library: "gorilla", new: newGorillaCookieStore},
 	{name: "gorilla-filesystemstore", library: "gorilla", new: newGorillaFilesystemStore},
 }
@@ -156,9 +163,9 @@ type contender struct {
 	// fill them quickly.
 	sized          bool
 	filePerSession bool
-	// redis: it needs the run's Redis server, and is not measured without
-	// one.
-	redis bool
+	// server is the run's server it needs, if any: it is not measured
+	// without one.
+	server backend
 	// new returns a subject holding n copies of the realistic session.
 	new func(e *env, n int) (*subject, error)
 }
@@ -178,7 +185,7 @@ func contenders() []contender {
 	all := []contender{{name: "floor", library: "none", new: newFloor}}
 	for _, s := range stores {
 		all = append(all, contender{name: "sessionkv-" + s.name, library: "sessionkv",
-			sized: s.sized, filePerSession: s.filePerSession, redis: s.redis, new: newSessionkv(s.open)})
+			sized: s.sized, filePerSession: s.filePerSession, server: s.server, new: newSessionkv(s.open)})
 	}
 	return append(all, peers...)
 }

@@ -81,7 +81,7 @@ func (r *runner) cycleGroup() (err error) {
 			if !r.plan.wants(name) {
 				continue
 			}
-			if ok, err := r.available(c.name, c.redis); err != nil || !ok {
+			if ok, err := r.available(c.name, c.server); err != nil || !ok {
 				if err != nil {
 					return fmt.Errorf("bench: %s: %w", c.name, err)
 				}
@@ -131,7 +131,7 @@ func (r *runner) sizeGroupOf(n int) (err error) {
 		if !c.sized || (c.filePerSession && n > r.plan.FileStoreMaxSize) || !r.plan.wants(sizeName(c.name, n)) {
 			continue
 		}
-		ok, err := r.available(c.name, c.redis)
+		ok, err := r.available(c.name, c.server)
 		if err != nil {
 			return fmt.Errorf("bench: %s: %w", c.name, err)
 		}

@@ -97,13 +97,15 @@ func makeSessionData(ctx context.Context) (*sessionData, error) {
 }
 
 // env is what the cases of one run share: a context, a directory for their
-// files, the realistic session and the Redis server.
+// files, the realistic session and the database servers.
 type env struct {
-	ctx   context.Context
-	dir   string
-	data  *sessionData
-	redis *redisSource // nil: no Redis server
-	seq   atomic.Int64
+	ctx      context.Context
+	dir      string
+	data     *sessionData
+	redis    *redisSource // nil: no Redis server
+	postgres *sqlSource   // nil: no PostgreSQL server
+	mysql    *sqlSource   // nil: no MariaDB server
+	seq      atomic.Int64
 }
 
 // tempDir returns a new directory under the run's directory.
@@ -120,6 +122,34 @@ func (e *env) tempDir(name string) (string, error) {
 // there is none.
 func (e *env) redisURL() (string, error) {
 	return e.redis.URL(e.ctx)
+}
+
+// sqlSource returns the run's source of servers of kind b, nil if none.
+func (e *env) sqlSource(b backend) *sqlSource {
+	switch b {
+	case postgresBackend:
+		return e.postgres
+	case mysqlBackend:
+		return e.mysql
+	}
+	return nil
+}
+
+// ready makes sure the run has its server of kind b, starting it on the
+// first call if the suite runs its own; an error wrapping b.missing()
+// means there is none.
+func (e *env) ready(b backend) error {
+	switch b {
+	case noBackend:
+		return nil
+	case redisBackend:
+		_, err := e.redisURL()
+		return err
+	}
+	if src := e.sqlSource(b); src != nil {
+		return src.ready(e.ctx)
+	}
+	return b.missing()
 }
 
 // redisPrefix returns a key prefix of its own for one Redis store, so that
@@ -141,7 +171,7 @@ func (e *env) sub(name string) (*env, func() error, error) {
 		}
 		return nil
 	}
-	return &env{ctx: e.ctx, dir: dir, data: e.data, redis: e.redis}, remove, nil
+	return &env{ctx: e.ctx, dir: dir, data: e.data, redis: e.redis, postgres: e.postgres, mysql: e.mysql}, remove, nil
 }
 
 // fillWorkers is how many goroutines fill a store: with group commit, the

@@ -29,12 +29,22 @@
 // (targets.go); a target whose case does not exist yet is reported as not
 // measured.
 //
-// # Redis
+// # Servers
 //
 // The Redis contenders share one server: the one at Plan.RedisURL, or a
 // redis-server the run starts for itself (free loopback port, temporary
 // directory, no persistence) and stops before Run returns. Without either,
 // they are listed in Results.Skipped as not measured, and the run goes on.
+//
+// The PostgreSQL and MariaDB contenders (sessionkv's sqlstore, scs's
+// postgresstore and mysqlstore) likewise share one server of each: the
+// one at Plan.PostgresURL or Plan.MySQLURL, or a throwaway one the run
+// launches through sqlstore/sqltest when the server's programs are
+// installed (durable settings, data in os.TempDir()) and stops before Run
+// returns. Each store gets a database of its own there, dropped when it is
+// done. sqltest keeps the templates its servers are copied from for the
+// later runs of the process: a program that calls Run should call
+// sqltest.StopShared before it exits, as sessionbench does.
 //
 // # Caveats
 //

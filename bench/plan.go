@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 // Plan says how much of each case to run. Every field but TempDir, Filter
-// and RedisURL must be set; start from PlanFor.
+// and the server URLs must be set; start from PlanFor.
 type Plan struct {
 	// Mode is the preset the plan started from, shown in the report.
 	Mode Mode
@@ -63,6 +64,16 @@ type Plan struct {
 	// cases write keys under a prefix of their own ("sessionbench:") and
 	// delete them when done.
 	RedisURL string
+	// PostgresURL and MySQLURL are the servers of the PostgreSQL and
+	// MariaDB (or MySQL) cases, such as "postgres://bench@127.0.0.1:5432/postgres"
+	// and "mysql://bench:secret@127.0.0.1:3306/mysql": the user must be
+	// allowed to create and drop databases. Each store gets a database of
+	// its own, "sessionbench_<pid>_...", dropped when it is done. Empty, the
+	// suite launches a throwaway server (sqlstore/sqltest) if the server's
+	// programs are installed, and stops it when the run ends; without
+	// them, those cases are reported as not measured.
+	PostgresURL string
+	MySQLURL    string
 }
 
 // PlanFor returns the preset plan of a mode.
@@ -88,6 +99,21 @@ func PlanFor(m Mode) (Plan, error) {
 // wants reports whether the case named name is selected.
 func (p *Plan) wants(name string) bool {
 	return p.Filter == nil || p.Filter.MatchString(name)
+}
+
+// wantsContender reports whether any case of contender c is selected.
+func (p *Plan) wantsContender(c contender) bool {
+	var names []string
+	for _, conc := range p.Concurrency {
+		names = append(names, cycleName(c.name, conc))
+	}
+	for _, n := range p.StoreSizes {
+		names = append(names, sizeName(c.name, n))
+	}
+	if c.library == "sessionkv" {
+		names = append(names, "store/"+c.name+"/load", "store/"+c.name+"/save")
+	}
+	return slices.ContainsFunc(names, p.wants)
 }
 
 func (p *Plan) validate() error {

@@ -76,8 +76,12 @@ func WriteTable(w io.Writer, res *Results) error {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(w, "%-13s %s: %s\n", strings.ToUpper(string(NotMeasured)), s.Contender, s.Reason)
 	}
-	if res.Redis != "" {
-		fmt.Fprintf(w, "Redis cases: %s\n", res.Redis)
+	for _, s := range []struct{ name, desc string }{
+		{"Redis", res.Redis}, {"PostgreSQL", res.Postgres}, {"MariaDB", res.MySQL},
+	} {
+		if s.desc != "" {
+			fmt.Fprintf(w, "%s cases: %s\n", s.name, s.desc)
+		}
 	}
 	return nil
 }
@@ -191,6 +195,14 @@ func (r *reportWriter) header() {
 	if r.res.Redis != "" {
 		r.p("The Redis contenders shared one server: %s, on the same machine as the suite.", r.res.Redis)
 	}
+	if r.res.Postgres != "" {
+		r.p("The PostgreSQL contenders shared one server, each store in a database of its own: %s, "+
+			"on the same machine as the suite.", r.res.Postgres)
+	}
+	if r.res.MySQL != "" {
+		r.p("The MariaDB contenders shared one server, each store in a database of its own: %s, "+
+			"on the same machine as the suite.", r.res.MySQL)
+	}
 	if len(r.res.Skipped) > 0 {
 		var skipped []string
 		for _, s := range r.res.Skipped {
@@ -274,7 +286,14 @@ func (r *reportWriter) cycles() {
 			"`floor` is the same harness without any session. Each contender holds the same number of sessions and "+
 			"the clients go through them in turn. The Redis contenders (sessionkv's redisstore through go-redis, "+
 			"scs's redisstore through redigo) use the same Redis server, each with a pool of up to "+
-			fmt.Sprint(redisPoolSize)+" connections; that server runs on the same cores as the suite.")
+			fmt.Sprint(redisPoolSize)+" connections; that server runs on the same cores as the suite. "+
+			"The SQL contenders (sessionkv's sqlstore, opened by its URL as an application would, and scs's "+
+			"sqlite3store, postgresstore and mysqlstore, with the tables their READMEs give and no cleanup "+
+			"goroutine) pair up on the same engine: on PostgreSQL and MariaDB, the same server, each store "+
+			"in a database of its own with a pool of up to "+fmt.Sprint(sqlPoolSize)+" connections, all kept "+
+			"idle; on SQLite (modernc.org/sqlite for both), files of their own in the same directory, with "+
+			"sqlstore's durable settings (WAL, synchronous=FULL, a busy timeout) and its pool of GOMAXPROCS+2 "+
+			"connections for both, and sqlstore's NoSync setting (synchronous=NORMAL) besides.")
 	if len(cases) == 0 {
 		return
 	}

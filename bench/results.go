@@ -72,14 +72,19 @@ type Results struct {
 	Verdicts []Verdict `json:"targets"`
 	// Skipped lists the contenders the run could not measure, and why.
 	Skipped []Skip `json:"not_measured,omitempty"`
-	// Redis describes the Redis server of the Redis cases, "" if none ran.
-	Redis string `json:"redis,omitempty"`
+	// Redis describes the Redis server of the Redis cases, "" if none ran;
+	// Postgres and MySQL the PostgreSQL and MariaDB (or MySQL) servers of
+	// the SQL cases.
+	Redis    string `json:"redis,omitempty"`
+	Postgres string `json:"postgres,omitempty"`
+	MySQL    string `json:"mysql,omitempty"`
 }
 
 // Skip is a contender that was not measured.
 type Skip struct {
 	Contender string `json:"contender"`
-	// Reason says why, such as "no redis-server".
+	// Reason says why, such as "no redis-server" or "no PostgreSQL
+	// server".
 	Reason string `json:"reason"`
 }
 

@@ -34,7 +34,7 @@ func (r *runner) storeGroup() (err error) {
 		if !r.plan.wants(load) && !r.plan.wants(save) {
 			continue
 		}
-		if ok, err := r.available(contender, st.redis); err != nil || !ok {
+		if ok, err := r.available(contender, st.server); err != nil || !ok {
 			if err != nil {
 				return fmt.Errorf("bench: %s: %w", contender, err)
 			}

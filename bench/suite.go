@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,7 @@ type runner struct {
 	progress io.Writer
 	results  []Result
 	skipped  []Skip
+	sqlOnce  sync.Once
 }
 
 // group is one set of cases measured together.
@@ -68,7 +70,18 @@ func Run(ctx context.Context, plan Plan, progress io.Writer) (res *Results, err 
 			err = errors.Join(err, stopErr)
 		}
 	}()
-	r := &runner{plan: &plan, env: &env{ctx: ctx, dir: dir, data: data, redis: redis}, progress: progress}
+	// The PostgreSQL and MariaDB servers, if the suite launches them, live
+	// in sqltest's directory in os.TempDir(), where the postgres user can
+	// reach them.
+	postgres := newSQLSource(postgresKind, plan.PostgresURL)
+	mysql := newSQLSource(mysqlKind, plan.MySQLURL)
+	defer func() {
+		if stopErr := errors.Join(postgres.close(), mysql.close()); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+	}()
+	e := &env{ctx: ctx, dir: dir, data: data, redis: redis, postgres: postgres, mysql: mysql}
+	r := &runner{plan: &plan, env: e, progress: progress}
 	for _, g := range groups {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -83,7 +96,7 @@ func Run(ctx context.Context, plan Plan, progress io.Writer) (res *Results, err 
 	res = &Results{
 		Machine: machine, Mode: plan.Mode, Rounds: plan.Rounds, RoundTime: plan.RoundTime,
 		Started: started, Elapsed: time.Since(started), Cases: r.results, Skipped: r.skipped,
-		Redis: redis.describe(),
+		Redis: redis.describe(), Postgres: postgres.describe(), MySQL: mysql.describe(),
 	}
 	res.Verdicts = Check(res)
 	return res, nil
@@ -103,6 +116,18 @@ func (r *runner) measure(cases []*benchCase) error {
 	return nil
 }
 
+// startSQLServers gets ready, side by side, every database server the
+// plan's cases need: launching the two takes seconds each.
+func (r *runner) startSQLServers() {
+	var wg sync.WaitGroup
+	for _, b := range []backend{postgresBackend, mysqlBackend} {
+		if slices.ContainsFunc(contenders(), func(c contender) bool { return c.server == b && r.plan.wantsContender(c) }) {
+			wg.Go(func() { _ = r.env.ready(b) }) // the error is kept for the cases
+		}
+	}
+	wg.Wait()
+}
+
 // closeAll runs the closers of a group's subjects and stores.
 func (r *runner) closeAll(closers []func() error) error {
 	var errs []error
@@ -112,20 +137,21 @@ func (r *runner) closeAll(closers []func() error) error {
 	return errors.Join(errs...)
 }
 
-// available reports whether a contender can run: one that needs Redis
-// cannot when the run has no Redis server, and is then recorded as not
-// measured. Any other failure to reach the server is an error.
-func (r *runner) available(contender string, needsRedis bool) (bool, error) {
-	if !needsRedis {
-		return true, nil
+// available reports whether a contender can run: one that needs a server
+// (Redis, PostgreSQL, MariaDB) cannot when the run has none, and is then
+// recorded as not measured. Any other failure to reach the server is an
+// error.
+func (r *runner) available(contender string, needs backend) (bool, error) {
+	if needs == postgresBackend || needs == mysqlBackend {
+		r.sqlOnce.Do(r.startSQLServers)
 	}
-	_, err := r.env.redisURL()
+	err := r.env.ready(needs)
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, errNoRedis):
+	case errors.Is(err, needs.missing()):
 		if !slices.ContainsFunc(r.skipped, func(s Skip) bool { return s.Contender == contender }) {
-			r.skipped = append(r.skipped, Skip{Contender: contender, Reason: errNoRedis.Error()})
+			r.skipped = append(r.skipped, Skip{Contender: contender, Reason: needs.missing().Error()})
 			fmt.Fprintf(r.progress, "  %s: not measured: %v\n", contender, err)
 		}
 		return false, nil

@@ -73,6 +73,18 @@ var targets = []target{
 	{title: "Request cycle on redisstore faster than scs/redisstore, same Redis server (64 clients)",
 		ours: cycleName("sessionkv-redisstore", 64), peer: cycleName("scs-redisstore", 64), metric: TimePerOp, atLeast: 1,
 		informational: true},
+	{title: "Request cycle on sqlstore faster than scs/postgresstore, same PostgreSQL server (1 client)",
+		ours: cycleName("sessionkv-sqlstore-postgres", 1), peer: cycleName("scs-postgresstore", 1), metric: TimePerOp, atLeast: 1},
+	{title: "Request cycle on sqlstore faster than scs/postgresstore, same PostgreSQL server (64 clients)",
+		ours: cycleName("sessionkv-sqlstore-postgres", 64), peer: cycleName("scs-postgresstore", 64), metric: TimePerOp, atLeast: 1},
+	{title: "Request cycle on sqlstore faster than scs/mysqlstore, same MariaDB server (1 client)",
+		ours: cycleName("sessionkv-sqlstore-mariadb", 1), peer: cycleName("scs-mysqlstore", 1), metric: TimePerOp, atLeast: 1},
+	{title: "Request cycle on sqlstore faster than scs/mysqlstore, same MariaDB server (64 clients)",
+		ours: cycleName("sessionkv-sqlstore-mariadb", 64), peer: cycleName("scs-mysqlstore", 64), metric: TimePerOp, atLeast: 1},
+	{title: "Request cycle on sqlstore (SQLite, durable) faster than scs/sqlite3store, same settings (1 client)",
+		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 1), peer: cycleName("scs-sqlite3store", 1), metric: TimePerOp, atLeast: 1},
+	{title: "Request cycle on sqlstore (SQLite, durable) faster than scs/sqlite3store, same settings (64 clients)",
+		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 64), peer: cycleName("scs-sqlite3store", 64), metric: TimePerOp, atLeast: 1},
 }
 
 // Verdict is the outcome of one target in one run.

@@ -236,7 +236,9 @@ func open(rawURL string, opts *Options, lay layout) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", t, redact.Error(err, rawURL))
 	}
 	if t.Dialect != SQLite {
-		db.SetMaxIdleConns(16)
+		// As many idle connections as busy servers use: closing and
+		// reopening them costs a connect per request under load.
+		db.SetMaxIdleConns(64)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)

@@ -35,7 +35,13 @@ func SharedMySQL(tb testing.TB) *Server {
 
 func shared(tb testing.TB, f *flavor) *Server {
 	tb.Helper()
-	s, err := f.shared.get(func() (*Server, error) { return newServer(f) })
+	s, err := f.shared.get(func() (*Server, error) {
+		s, err := newServer(f)
+		if s != nil {
+			s.shared = true
+		}
+		return s, err
+	})
 	if err != nil {
 		tb.Fatalf("sqltest: shared %s server: %v", f.name, err)
 	}
@@ -54,9 +60,10 @@ func Main(m *testing.M) {
 
 // StopShared stops the shared servers started so far and removes their
 // directories, and the templates that servers are made from: call it
-// after the tests, as Main does, in a TestMain of your own. A later
-// SharedPostgres or SharedMySQL would start a new server. Problems are
-// reported on stderr.
+// after the tests, as Main does, in a TestMain of your own, or at the end
+// of a program that launched servers, once it has closed them (it leaves
+// launched servers alone). A later SharedPostgres or SharedMySQL would
+// start a new server. Problems are reported on stderr.
 func StopShared() {
 	for _, f := range flavors {
 		if s, ok := f.shared.take(); ok {

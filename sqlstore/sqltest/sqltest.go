@@ -45,6 +45,18 @@
 // these tests always run there. scripts/sql-deps.sh installs both
 // packages.
 //
+// # Servers outside tests
+//
+// LaunchPostgres and LaunchMySQL start a server for a program rather than
+// a test (a benchmark command, say): they return errors instead of failing
+// a test, wrapping ErrNotInstalled when the server's programs are missing,
+// and the caller stops the server and removes its directory with Close. On
+// Linux such a server still dies with the process, however it ends. The
+// templates stay for the servers launched later; StopShared removes them,
+// and the work directory, once the program's servers are closed. Without
+// StopShared, a later program or test binary using this package sweeps
+// them up.
+//
 // # Shared servers and TestMain
 //
 // A shared server outlives the tests that use it. A package that uses one
@@ -65,9 +77,10 @@
 // Everything here is safe for use from parallel tests: starting servers,
 // the shared servers (started once, on first use; a failed start fails
 // every test that asks for that server), and all methods of Server. A
-// dedicated server belongs to the test that started it; only that test may
-// Kill, Stop, Pause or Restart it. A shared server must not be killed,
-// stopped or paused, since other tests use it: those methods panic on it.
+// dedicated server belongs to the test that started it, and a launched one
+// to the program that launched it; only they may Kill, Stop, Pause,
+// Restart or Close it. A shared server must not be killed, stopped, paused
+// or closed, since other tests use it: those methods panic on it.
 package sqltest
 
 import (
@@ -100,6 +113,12 @@ const RequirePostgresEnv = "SESSIONKV_REQUIRE_POSTGRES"
 // RequireMySQLEnv is the environment variable that, set to "1", turns a
 // missing MariaDB into a test failure instead of a skip.
 const RequireMySQLEnv = "SESSIONKV_REQUIRE_MYSQL"
+
+// ErrNotInstalled is wrapped by the errors of LaunchPostgres and
+// LaunchMySQL when the server's programs are not installed (or, for
+// PostgreSQL run as root, there is no postgres user to run them as): the
+// case in which the tests that need the server are skipped.
+var ErrNotInstalled = errors.New("not installed")
 
 const (
 	// startTimeout bounds how long a server may take to accept
@@ -144,7 +163,8 @@ func require(tb testing.TB, f *flavor) {
 type Server struct {
 	flavor *flavor
 	inst   *install
-	tb     testing.TB // the owner of a dedicated server; nil when shared
+	tb     testing.TB // the owner of a dedicated server; nil otherwise
+	shared bool       // SharedPostgres or SharedMySQL's
 	dir    string
 	port   int
 	dbs    atomic.Int64 // databases made by NewDatabase, for their names
@@ -153,6 +173,9 @@ type Server struct {
 	cmd    *exec.Cmd     // nil while the server is down
 	done   chan struct{} // closed when cmd has exited
 	paused bool
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // StartPostgres starts a PostgreSQL server for tb alone, on a free
@@ -186,11 +209,44 @@ func startFor(tb testing.TB, f *flavor) *Server {
 		if tb.Failed() {
 			tb.Logf("sqltest: end of the %s log (%s):\n%s", f.name, s.logPath(), s.logTail())
 		}
-		if err := s.destroy(); err != nil {
+		if err := s.Close(); err != nil {
 			tb.Logf("sqltest: %v", err)
 		}
 	})
 	return s
+}
+
+// LaunchPostgres starts a PostgreSQL server, as StartPostgres does, for a
+// caller that is not a test: the caller must Close it. When PostgreSQL is
+// not installed, the error wraps ErrNotInstalled.
+func LaunchPostgres() (*Server, error) { return launch(postgres) }
+
+// LaunchMySQL starts a MariaDB server, as StartMySQL does, for a caller
+// that is not a test: the caller must Close it. When MariaDB is not
+// installed, the error wraps ErrNotInstalled.
+func LaunchMySQL() (*Server, error) { return launch(mysql) }
+
+func launch(f *flavor) (*Server, error) {
+	if _, err := f.install(); err != nil {
+		return nil, fmt.Errorf("sqltest: %s %w: %v (install the %s package, e.g. with scripts/sql-deps.sh)",
+			f.name, ErrNotInstalled, err, f.pkg)
+	}
+	s, err := newServer(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqltest: %w", err)
+	}
+	return s, nil
+}
+
+// Close stops the server the quick way (PostgreSQL's immediate shutdown,
+// SIGKILL for MariaDB: neither keeps its data) and removes its directory.
+// Later calls do nothing and return the first one's result. A dedicated
+// server's Cleanup closes it; a launched one's caller must. It panics on a
+// shared server: see StopShared.
+func (s *Server) Close() error {
+	s.mustOwn("Close")
+	s.closeOnce.Do(func() { s.closeErr = s.destroy() })
+	return s.closeErr
 }
 
 // newServer makes a server directory from the flavor's template and starts
@@ -388,22 +444,34 @@ func (s *Server) Stop() {
 // data directory, and waits until it accepts connections (PostgreSQL and
 // InnoDB recover from a Kill first). It fails the test that started the
 // server if the server is running or does not come back within 30
-// seconds. It panics on a shared server.
+// seconds; a launched server, which has no test to fail, panics then. It
+// panics on a shared server.
 func (s *Server) Restart() {
 	s.mustOwn("Restart")
-	s.tb.Helper()
+	if s.tb != nil {
+		s.tb.Helper()
+	}
+	if err := s.restart(); err != nil {
+		if s.tb == nil {
+			panic(err.Error())
+		}
+		s.tb.Fatal(err.Error())
+	}
+}
+
+func (s *Server) restart() error {
 	if s.running() {
-		s.tb.Fatalf("sqltest: Restart of a running %s server; Kill or Stop it first", s.flavor.name)
+		return fmt.Errorf("sqltest: Restart of a running %s server; Kill or Stop it first", s.flavor.name)
 	}
 	var err error
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
 		if err = s.launch(); err == nil {
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.tb.Fatalf("sqltest: restart: %v", err)
+	return fmt.Errorf("sqltest: restart: %w", err)
 }
 
 // Pause freezes the server with SIGSTOP (on Unix, its whole process group):
@@ -428,7 +496,7 @@ func (s *Server) Resume() {
 
 // mustOwn panics if s is shared.
 func (s *Server) mustOwn(method string) {
-	if s.tb == nil {
+	if s.shared {
 		panic(fmt.Sprintf("sqltest: %s of a shared %s server, which other tests use; "+
 			"start one of the test's own with Start%s", method, s.flavor.name, s.flavor.title))
 	}

@@ -3,6 +3,7 @@ package sqltest_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,13 +25,15 @@ var kinds = []struct {
 	name      string
 	start     func(testing.TB) *sqltest.Server
 	shared    func(testing.TB) *sqltest.Server
+	require   func(testing.TB)
+	launch    func() (*sqltest.Server, error)
 	urlPrefix string
 	countDB   string // counts the databases named %s
 }{
-	{"postgres", sqltest.StartPostgres, sqltest.SharedPostgres, "postgres://postgres@127.0.0.1:",
-		"SELECT count(*) FROM pg_database WHERE datname = '%s'"},
-	{"mysql", sqltest.StartMySQL, sqltest.SharedMySQL, "mysql://root@127.0.0.1:",
-		"SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '%s'"},
+	{"postgres", sqltest.StartPostgres, sqltest.SharedPostgres, sqltest.RequirePostgres, sqltest.LaunchPostgres,
+		"postgres://postgres@127.0.0.1:", "SELECT count(*) FROM pg_database WHERE datname = '%s'"},
+	{"mysql", sqltest.StartMySQL, sqltest.SharedMySQL, sqltest.RequireMySQL, sqltest.LaunchMySQL,
+		"mysql://root@127.0.0.1:", "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '%s'"},
 }
 
 func ctx(t *testing.T) context.Context {
@@ -273,12 +276,77 @@ func TestShared(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			for method, call := range map[string]func(){"Kill": first.Kill, "Close": func() { _ = first.Close() }} {
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("%s of a shared server did not panic", method)
+						}
+					}()
+					call()
+				}()
+			}
+			if err := first.Open(t, "").PingContext(ctx(t)); err != nil {
+				t.Errorf("the shared server after the refused calls: %v", err)
+			}
+		})
+	}
+}
+
+// TestLaunch starts a server of each kind without a test to own it: it
+// works, survives a Kill and Restart, and Close stops it and removes its
+// directory.
+func TestLaunch(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			k.require(t)
+			s, err := k.launch()
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := false
 			defer func() {
-				if recover() == nil {
-					t.Error("Kill of a shared server did not panic")
+				if !closed {
+					s.Close()
 				}
 			}()
-			first.Kill()
+			db := s.Open(t, s.CreateDatabase(t))
+			mustExec(t, db, "CREATE TABLE kv (k VARCHAR(64) PRIMARY KEY, v INTEGER NOT NULL)")
+			mustExec(t, db, "INSERT INTO kv (k, v) VALUES ('a', 1)")
+			s.Kill()
+			s.Restart()
+			db.SetMaxIdleConns(0)
+			if n := queryInt(t, db, "SELECT SUM(v) FROM kv"); n != 1 {
+				t.Errorf("sum = %d after Kill and Restart, want 1", n)
+			}
+			db.Close()
+
+			addr, dir := s.Addr(), s.Dir()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			closed = true
+			if err := s.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Errorf("%s still accepts connections after Close", addr)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the server's directory after Close: %v", err)
+			}
 		})
+	}
+}
+
+// TestLaunch_NotInstalled checks the error of a launch without the
+// server's programs.
+func TestLaunch_NotInstalled(t *testing.T) {
+	err := sqltest.LaunchMissing()
+	if !errors.Is(err, sqltest.ErrNotInstalled) || !strings.Contains(err.Error(), "nosqld is nowhere") ||
+		!strings.Contains(err.Error(), "nosql-server") {
+		t.Errorf("err = %v", err)
 	}
 }

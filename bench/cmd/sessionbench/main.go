@@ -11,7 +11,11 @@
 // The Redis cases run on a redis-server the command starts for the run (on
 // a free loopback port, without persistence, stopped at the end) when one
 // is on PATH, or on the server given with -redis URL; without either they
-// are reported as not measured.
+// are reported as not measured. Likewise, the PostgreSQL and MariaDB cases
+// run on throwaway servers the command launches (sqlstore/sqltest: the
+// Debian packages postgresql and mariadb-server) or on those given with
+// -postgres URL and -mysql URL, whose user must be allowed to create and
+// drop databases.
 //
 // It prints a table, then writes results.json, report.md and PNG charts to
 // the output directory (default: the bench module's results directory).
@@ -31,12 +35,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sessionkv/session/bench"
+	"github.com/sessionkv/session/sqlstore"
+	"github.com/sessionkv/session/sqlstore/sqltest"
 )
 
 // benchModule is the module path whose directory holds the default output
@@ -46,7 +53,11 @@ const benchModule = "github.com/sessionkv/session/bench"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	// The run has stopped the servers it launched; this removes the
+	// templates they were made from.
+	sqltest.StopShared()
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "sessionbench:", err)
 		}
@@ -68,6 +79,8 @@ type options struct {
 	quiet      bool
 	from       string
 	redis      string
+	postgres   string
+	mysql      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -86,6 +99,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	fs.StringVar(&o.redis, "redis", "", "URL of the Redis server of the Redis cases, e.g. redis://127.0.0.1:6379/0 "+
 		"(default: start a redis-server from PATH for the run; without one they are not measured)")
+	fs.StringVar(&o.postgres, "postgres", "", "URL of the PostgreSQL server of the PostgreSQL cases, e.g. "+
+		"postgres://bench@127.0.0.1:5432/postgres, whose user may create databases "+
+		"(default: launch a throwaway server if PostgreSQL is installed)")
+	fs.StringVar(&o.mysql, "mysql", "", "URL of the MariaDB or MySQL server of the MariaDB cases, e.g. "+
+		"mysql://bench:secret@127.0.0.1:3306/mysql, whose user may create databases "+
+		"(default: launch a throwaway server if MariaDB is installed)")
 	fs.StringVar(&o.from, "from", "", "instead of running, write the table, report and charts again from this results.json")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -131,6 +150,22 @@ func (o *options) plan() (bench.Plan, error) {
 			return p, fmt.Errorf("-redis: want a URL such as redis://127.0.0.1:6379/0, not %q", o.redis)
 		}
 		p.RedisURL = o.redis
+	}
+	for _, s := range []struct {
+		flag, value, example string
+		schemes              []string
+		dst                  *string
+	}{
+		{"-postgres", o.postgres, "postgres://bench@127.0.0.1:5432/postgres", []string{"postgres", "postgresql"}, &p.PostgresURL},
+		{"-mysql", o.mysql, "mysql://bench:secret@127.0.0.1:3306/mysql", []string{"mysql", "mariadb"}, &p.MySQLURL},
+	} {
+		if s.value == "" {
+			continue
+		}
+		if u, err := url.Parse(s.value); err != nil || !slices.Contains(s.schemes, u.Scheme) || u.Host == "" {
+			return p, fmt.Errorf("%s: want a URL such as %s, not %q", s.flag, s.example, sqlstore.Redact(s.value))
+		}
+		*s.dst = s.value
 	}
 	p.TempDir = o.tmp
 	return p, nil

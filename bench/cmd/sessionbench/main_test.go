@@ -45,6 +45,9 @@ func TestRun_RejectsBadFlags(t *testing.T) {
 		{"-sizes", "10,x"},
 		{"-redis", "127.0.0.1:6379"},
 		{"-redis", "http://127.0.0.1:6379"},
+		{"-postgres", "mysql://127.0.0.1/x"},
+		{"-postgres", "127.0.0.1:5432"},
+		{"-mysql", "postgres://127.0.0.1/x"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -55,13 +58,15 @@ func TestRun_RejectsBadFlags(t *testing.T) {
 }
 
 func TestOptions_Plan(t *testing.T) {
-	o := &options{mode: "quick", rounds: 3, sizes: "100, 20000", filter: "^size/", redis: "redis://127.0.0.1:6380/2"}
+	o := &options{mode: "quick", rounds: 3, sizes: "100, 20000", filter: "^size/", redis: "redis://127.0.0.1:6380/2",
+		postgres: "postgresql://b@db/postgres", mysql: "mysql://b:s@db/mysql"}
 	p, err := o.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Rounds != 3 || len(p.StoreSizes) != 2 || p.StoreSizes[1] != 20000 || p.FileStoreMaxSize < 20000 ||
-		p.Filter == nil || !p.Filter.MatchString("size/x") || p.RedisURL != "redis://127.0.0.1:6380/2" {
+		p.Filter == nil || !p.Filter.MatchString("size/x") || p.RedisURL != "redis://127.0.0.1:6380/2" ||
+		p.PostgresURL != o.postgres || p.MySQLURL != o.mysql {
 		t.Errorf("plan = %+v", p)
 	}
 }
