@@ -1,8 +1,102 @@
 // Package djangosession reads and writes Django's session data, byte for
 // byte as Django does: the session_data of the db, cached_db and file
-// backends, and the cookie of the signed_cookies backend. It is the format
-// layer for sharing sessions with a Django application; it has no store of
-// its own.
+// backends, and the cookie of the signed_cookies backend. With it a Go
+// service running the session engine shares its sessions with a Django
+// application: the engine's codec and ID scheme in Django's format
+// (Settings.Options), and stores in the layout of Django's file backend
+// (FileStore) and signed_cookies backend (CookieStore). For Django's db
+// backend, use sqlstore's DjangoStore; for cached_db, the same table.
+//
+// # Engine
+//
+//	st := &djangosession.Settings{SecretKey: os.Getenv("DJANGO_SECRET_KEY")}
+//	opts := session.DefaultOptions()
+//	st.Options(opts) // Codec, IDs, CookieName and CookieAge as Django's
+//	store, err := djangosession.NewFileStore("/var/lib/django/sessions", st, nil)
+//	engine, err := session.New(store, opts)
+//
+// Settings.Options sets the engine's Codec to SessionCodec, a
+// session.RecordCodec whose stored record is exactly Django's session_data
+// (the expiry choice under ExpiryKey, as set_expiry keeps it; see
+// SessionCodec for the mapping) and a session.OwnerCodec whose owner is
+// django.contrib.auth's UserIDKey; its IDs to IDs, Django's session keys,
+// stored under the key itself; and the cookie's name and age to
+// SESSION_COOKIE_NAME and SESSION_COOKIE_AGE. Settings.CookieOptions does
+// the same for the signed_cookies backend, with CookieCodec, whose record
+// is the cookie. Any other store keeps SessionCodec's records as they are,
+// with the Expires and UserID the engine computes.
+//
+// Expiry follows Django: a session without an expiry of its own, or one
+// that expires at browser close, lives SESSION_COOKIE_AGE after its last
+// save; SetMaxAge(d) (set_expiry(seconds)) d after its last save;
+// SetExpiresAt(t) (set_expiry(datetime)) until t, which Django 3.2 cannot
+// read (see SessionCodec). The engine's IdleTimeout has no place in
+// Django's formats: the file and cookie stores work every expiry out again
+// from the session's data and last save, so leave it 0 with them.
+//
+// # File backend
+//
+// FileStore keeps one file per session in a directory, named
+// SESSION_COOKIE_NAME followed by the session key ("sessionid" + 32
+// characters of [a-z0-9] by default), holding the session data exactly as
+// Django writes it, and nothing else: Django and the engine read and write
+// the same files. A session's expiry date is worked out on every read, as
+// Django's file backend does, from the data and the file's modification
+// time (its last save):
+//
+//	_session_expiry          expiry date (Record.Expires)
+//	absent, null or 0        mtime + SESSION_COOKIE_AGE
+//	a number of seconds N    mtime + N
+//	an isoformat() string    that time
+//
+// and the session counts as expired once less than a whole second is left
+// before that date, since Django's file backend deletes a session whose
+// get_expiry_age() is zero or less. One difference, where Django's file
+// backend is laxer: for a number N it never expires the file by its age
+// (its _expiry_date returns N itself, which get_expiry_age takes as the
+// age left, whatever the time), so a session of set_expiry(300) stays
+// valid on a Django server for as long as anyone replays its cookie, and
+// clearsessions never removes it; here it expires N seconds after its
+// last save, when the browser's cookie does. A file that is empty
+// (Django's placeholder while it creates a session), or whose data does
+// not open with the settings' keys, is no session for Load; Django reads
+// either as an empty session. The owner (Record.UserID) is UserIDKey's
+// value in the data.
+//
+// Keys are what Django's file backend accepts: at least MinFileKeyLen
+// characters, all of [a-z0-9] (at most MaxFileKeyLen here); anything else
+// is refused with ErrInvalidKey before the file system is touched, so no
+// path outside the directory is ever built. Writes go to a temporary file
+// in the directory (named as Django names its own: the session file's
+// name, "_out_" and a random suffix), which is renamed over the session
+// file, so readers see a whole version, old or new; files are created
+// 0600, as Django's. The store also keeps a directory of lock files,
+// .djangosession-locks, which Django ignores. DeleteExpired
+// (session.Sweeper) is Django's clearsessions: it removes the expired
+// sessions, and temporary files older than FileStoreOptions.TempFileGrace.
+// FileStore is also a session.Ranger, session.ExpiredRanger,
+// session.Counter and session.Updater, and an io.Closer. It is no
+// session.UserIndexer: Django's layout has no index of owners, so the
+// engine's UserSessions and DeleteUser are not supported; Range lists the
+// sessions with their owners, from which one user's can be deleted.
+//
+// # Signed cookies
+//
+// CookieStore is Django's signed_cookies backend as a session.Sealer: the
+// cookie value is the signed session (Settings.EncodeCookie), opened with
+// SESSION_COOKIE_AGE as its max age. What that backend gives up, this
+// store gives up too. The session is signed, not encrypted: anyone who
+// holds the cookie, the visitor included, can read every value in it (see
+// the cookiestore package for encrypted cookies). No session can be
+// revoked from the server: logging out clears the browser's cookie, but a
+// copy of the old value opens until it is SESSION_COOKIE_AGE old; only
+// changing SECRET_KEY ends them all. The cookie must fit in 4 KiB:
+// larger sessions fail their save with session.ErrCookieTooLarge. And a
+// session cannot be checked for staleness: two requests that save in turn
+// each send a whole cookie, and the browser keeps the last. Django's
+// backend also ignores a session's own expiry (set_expiry); this store
+// refuses a cookie past it, counted from the cookie's signing time, its
+// last save.
 //
 // # Format
 //
@@ -91,19 +185,59 @@
 // time, against the key and then each fallback key, before anything else
 // is decoded.
 //
-// # Concurrency and durability
+// # Concurrency
 //
-// Everything here is pure computation. Codec, and Signer and Settings whose
-// fields are not changed meanwhile, are safe for concurrent use. Nothing is
-// kept between calls, so a crash loses nothing.
+// The codecs and stores are safe for concurrent use, and Signer and
+// Settings too as long as their fields are not changed meanwhile
+// (NewFileStore and NewCookieStore copy their Settings).
+//
+// FileStore may be shared by any number of FileStores, in one process or
+// several, and by Django's processes. Load and Range take no lock: rename
+// is atomic, so they see either the previous or the next version of a
+// file. Save, Delete, UpdateRecord and the sweeper's removals take the
+// key's lock: an in-process lock, then an exclusive flock(2) on one of 64
+// lock files, shared by the keys that hash to it. UpdateRecord's
+// read-modify-write, through which the engine merges a request's changes
+// into the stored session and refuses to bring a deleted one back
+// (session.ErrSessionInterrupted), is therefore atomic against every
+// FileStore on the directory. Django's own writes take no lock (Django
+// chose atomic renames alone: ticket #8616): a Django request and a Go
+// request saving one session at once end as the later write, as two Django
+// requests do, and a Django save that checked the file exists just before
+// a Go logout removed it puts it back, as it would after a Django logout.
+// flock(2) locks are not reliable on every network file system.
+//
+// # Durability
+//
+// Signing, encoding and CookieStore keep nothing, so a crash loses
+// nothing of theirs; a cookie session lives as long as the browser keeps
+// its cookie.
+//
+// FileStore's Save, UpdateRecord and Delete return once the session file
+// (or its removal) and the directory entry have been fsynced, unless
+// FileStoreOptions.NoSync is set: a crash of the process or of the machine
+// then loses nothing acknowledged, and a torn write is never seen, only the
+// previous version or the new one. What a crash may leave is a temporary
+// file, which the sweeper removes after the grace period. Removals by the
+// sweeper are not synced: a crash may bring an expired session back, still
+// expired, for the next sweep to remove. Django's own writes are never
+// fsynced: a machine crash may lose the sessions Django saved in the last
+// seconds, or leave an empty file where Django was creating one. With
+// NoSync this store does the same: a process crash loses nothing, but an
+// operating system crash or power cut may lose the writes and deletes of
+// the last seconds (a logged-out session may come back).
 //
 // # Compatibility
 //
 // The tests check all of this against Django itself (the Debian package
 // python3-django, Django 3.2; scripts/django-deps.sh installs it): Go writes
 // and Django reads, Django writes and Go reads, byte-for-byte equal output
-// for the same second, tampering, wrong and rotated keys, and max ages. The
-// format is unchanged in Django 4.x and 5.x, which add SECRET_KEY_FALLBACKS
+// for the same second, tampering, wrong and rotated keys, and max ages;
+// and, for the stores, sessions shared both ways with Django's own file
+// and signed_cookies backends: values, owners, updates, deletes, expiry
+// choices, each side's verdict on when a file session expires (around
+// the one-second boundaries) and what each side's sweep removes. The format is
+// unchanged in Django 4.x and 5.x, which add SECRET_KEY_FALLBACKS
 // (Signer.FallbackKeys here). Django 3.1 and 3.2 also accept legacy SHA-1
 // signatures and the pre-3.1 session format, during their transition from
 // SHA-1; this package reads neither.

@@ -68,6 +68,10 @@ type result struct {
 	Canon  string `json:"canon"`
 	Valid  bool   `json:"valid"`
 	FileOK bool   `json:"file_ok"`
+	// Exists, Age and BrowserClose answer the file backend's ops.
+	Exists       bool     `json:"exists"`
+	Age          *float64 `json:"age"`
+	BrowserClose bool     `json:"browser_close"`
 }
 
 // runDjango runs ops in one Python process with Django configured, and

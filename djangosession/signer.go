@@ -38,6 +38,11 @@ const (
 	// weeks: the max age of a signed_cookies session.
 	DefaultSessionCookieAge = 14 * 24 * time.Hour
 
+	// DefaultSessionCookieName is Django's default SESSION_COOKIE_NAME,
+	// which the file backend also puts before each session key to name
+	// its file.
+	DefaultSessionCookieName = "sessionid"
+
 	// DefaultMaxPayload is the default bound on the JSON that Open returns,
 	// after decompression: 1 MiB.
 	DefaultMaxPayload = 1 << 20
@@ -204,36 +209,45 @@ func pythonTime(t time.Time) int64 {
 // base64url, then, for a "." payload, zlib decompression bounded by
 // MaxPayload. Errors other than ErrNoKey wrap session.ErrCorrupt.
 func (s *Signer) Open(signed string, maxAge time.Duration) ([]byte, error) {
+	data, _, err := s.open(signed, maxAge)
+	return data, err
+}
+
+// open is Open, which also returns when the value was signed (whole
+// seconds, as the timestamp holds them).
+func (s *Signer) open(signed string, maxAge time.Duration) ([]byte, time.Time, error) {
 	if s.Key == "" {
-		return nil, ErrNoKey
+		return nil, time.Time{}, ErrNoKey
 	}
 	i := strings.LastIndexByte(signed, ':')
 	if i < 0 {
-		return nil, fmt.Errorf("%w: no \":\" found", ErrBadSignature)
+		return nil, time.Time{}, fmt.Errorf("%w: no \":\" found", ErrBadSignature)
 	}
 	value, sig := signed[:i], signed[i+1:]
 	if !s.verify(value, sig) {
-		return nil, ErrBadSignature
+		return nil, time.Time{}, ErrBadSignature
 	}
 
 	// TimestampSigner.unsign: the timestamp follows the last ":".
 	i = strings.LastIndexByte(value, ':')
 	if i < 0 {
-		return nil, fmt.Errorf("%w: djangosession: signed value has no timestamp", session.ErrCorrupt)
+		return nil, time.Time{}, fmt.Errorf("%w: djangosession: signed value has no timestamp", session.ErrCorrupt)
 	}
 	payload, ts := value[:i], value[i+1:]
 	sec, err := decodeBase62(ts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: djangosession: timestamp %q: %v", session.ErrCorrupt, ts, err)
+		return nil, time.Time{}, fmt.Errorf("%w: djangosession: timestamp %q: %v", session.ErrCorrupt, ts, err)
 	}
+	signedAt := time.Unix(sec, 0)
 	if maxAge > 0 {
 		// Django: age = time.time() - timestamp; expired if age > max_age.
-		age := s.now().Sub(time.Unix(sec, 0))
+		age := s.now().Sub(signedAt)
 		if age > maxAge {
-			return nil, fmt.Errorf("%w: signature age %v > %v", ErrExpiredSignature, age, maxAge)
+			return nil, time.Time{}, fmt.Errorf("%w: signature age %v > %v", ErrExpiredSignature, age, maxAge)
 		}
 	}
-	return decodePayload(payload, s.maxPayload())
+	data, err := decodePayload(payload, s.maxPayload())
+	return data, signedAt, err
 }
 
 // verify reports whether sig is the signature of value with Key or one of
@@ -417,9 +431,14 @@ type Settings struct {
 	// SecretKeyFallbacks is SECRET_KEY_FALLBACKS (Django 4.1+): older keys
 	// still accepted when decoding.
 	SecretKeyFallbacks []string
-	// SessionCookieAge is SESSION_COOKIE_AGE, the max age of signed_cookies
-	// sessions; 0 means DefaultSessionCookieAge.
+	// SessionCookieAge is SESSION_COOKIE_AGE: the max age of signed_cookies
+	// sessions, and how long a file session lives after its last save
+	// unless it has an expiry of its own; 0 means DefaultSessionCookieAge.
 	SessionCookieAge time.Duration
+	// SessionCookieName is SESSION_COOKIE_NAME, the name of the session
+	// cookie and the prefix of the file backend's file names; "" means
+	// DefaultSessionCookieName.
+	SessionCookieName string
 	// MaxPayload bounds decoded JSON; 0 means DefaultMaxPayload.
 	MaxPayload int
 	// Now is the clock; nil means time.Now.
@@ -436,6 +455,20 @@ func (c *Settings) Signer(salt string) *Signer {
 		MaxPayload:   c.MaxPayload,
 		Now:          c.Now,
 	}
+}
+
+func (c *Settings) cookieName() string {
+	if c.SessionCookieName == "" {
+		return DefaultSessionCookieName
+	}
+	return c.SessionCookieName
+}
+
+func (c *Settings) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
 }
 
 func (c *Settings) cookieAge() time.Duration {

@@ -21,8 +21,10 @@ import (
 // The table is Django's: session_key (at most 40 characters),
 // session_data (text) and expire_date (a UTC timestamp; Django needs
 // USE_TZ = True, its default, to read it as UTC). It keeps no owner, so
-// DjangoStore is no session.UserIndexer: the engine finds a user's
-// sessions by reading them all. It has no write token either: UpdateRecord
+// DjangoStore is no session.UserIndexer, and the engine's UserSessions and
+// DeleteUser return session.ErrNotSupported with it, as Django itself has
+// no way to find a user's sessions but to decode them all. It has no write
+// token either: UpdateRecord
 // on PostgreSQL and MySQL compares session_data instead, which every write
 // of Django's format changes, since it holds its signing time and
 // signature. On SQLite, writes share transactions as Store's do. Django's

@@ -19,11 +19,28 @@ time.time() returns while it runs):
   validate_key _validate_session_key(k), file backend's check    -> valid, file_ok
   isoformat    datetime(...).isoformat() variants                -> out (JSON list)
 
+File backend ops, in the directory "dir" (SESSION_FILE_PATH), with
+"cookie_name" (SESSION_COOKIE_NAME, default "sessionid") and "age"
+(SESSION_COOKIE_AGE, default 1209600); "time" also freezes
+timezone.now():
+
+  file_save    file.SessionStore(session_key): update(obj), pop each of
+               "remove", set_expiry("expiry") if given (null: None),
+               set_expiry(datetime at "expiry_at") if given; save()
+                                                          -> out (the key) | error
+  file_load    file.SessionStore(session_key).load(), its create() a no-op
+               as in clear_expired                        -> out, exists (the file,
+               afterwards), age (get_expiry_age()), browser_close | error
+  file_delete  file.SessionStore(session_key).delete()    -> exists
+  file_clear   file.SessionStore.clear_expired()          -> out (JSON list of
+               the directory's names afterwards)
+
 "salt": null means the default salt of signing.dumps/loads.
 """
 
 import datetime
 import json
+import os
 import sys
 import time
 import zlib
@@ -35,6 +52,7 @@ settings.configure(
     SECRET_KEY="placeholder",
     INSTALLED_APPS=["django.contrib.sessions"],
     SESSION_COOKIE_AGE=1209600,
+    USE_TZ=True,
 )
 
 import django  # noqa: E402
@@ -83,8 +101,18 @@ def run(op):
     kind = op["op"]
     if "key" in op:
         settings.SECRET_KEY = op["key"]
+    settings.SESSION_COOKIE_AGE = op.get("age", 1209600)
+    settings.SESSION_COOKIE_NAME = op.get("cookie_name", "sessionid")
+    if "dir" in op:
+        file.SessionStore._storage_path = op["dir"]
     now = op.get("time", time.time())
-    with mock.patch("time.time", return_value=now):
+    aware = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    with mock.patch("time.time", return_value=now), mock.patch("django.utils.timezone.now", return_value=aware):
+        if kind.startswith("file_"):
+            try:
+                return run_file(kind, op)
+            except Exception as e:  # noqa: BLE001 - the class name is the answer
+                return {"error": type(e).__name__}
         if kind == "dumps":
             kwargs = {"compress": True}
             if op.get("salt") is not None:
@@ -136,6 +164,41 @@ def run(op):
                 datetime.datetime(2026, 5, 1, 12, 0, 0),  # naive
             ]
             return {"out": json.dumps([[t.isoformat(), t.replace(tzinfo=t.tzinfo or utc).timestamp()] for t in times])}
+    raise ValueError("unknown op %r" % kind)
+
+
+def run_file(kind, op):
+    key = op.get("session_key")
+    if kind == "file_save":
+        store = file.SessionStore(key)
+        store.update(json.loads(op.get("obj", "{}")))
+        for k in op.get("remove", []):
+            store.pop(k, None)
+        if "expiry" in op:
+            store.set_expiry(op["expiry"])
+        if "expiry_at" in op:
+            store.set_expiry(datetime.datetime.fromtimestamp(op["expiry_at"], datetime.timezone.utc))
+        store.save()
+        return {"out": store.session_key}
+    if kind == "file_load":
+        store = file.SessionStore(key)
+        store.create = lambda: None
+        data = store.load()
+        path = os.path.join(op["dir"], settings.SESSION_COOKIE_NAME + key)
+        store._session_cache = data
+        age = store.get_expiry_age()
+        return {
+            "out": canon(data),
+            "exists": os.path.exists(path),
+            "age": age if isinstance(age, (int, float)) else None,
+            "browser_close": store.get_expire_at_browser_close(),
+        }
+    if kind == "file_delete":
+        file.SessionStore(key).delete()
+        return {"exists": os.path.exists(os.path.join(op["dir"], settings.SESSION_COOKIE_NAME + key))}
+    if kind == "file_clear":
+        file.SessionStore.clear_expired()
+        return {"out": json.dumps(sorted(os.listdir(op["dir"])))}
     raise ValueError("unknown op %r" % kind)
 
 
