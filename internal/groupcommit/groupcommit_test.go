@@ -45,7 +45,9 @@ func TestCommitter_QueuedCallsShareOneCommit(t *testing.T) {
 	db, c := newMem()
 	db.hold = make(chan struct{})
 	first := make(chan error, 1)
-	go func() { first <- c.Run(context.Background(), func(tx map[string]int) error { tx["first"] = 1; return nil }) }()
+	go func() {
+		first <- c.Run(context.Background(), func(tx map[string]int) error { tx["first"] = 1; return nil })
+	}()
 	for idle, _ := c.Idle(); idle; idle, _ = c.Idle() {
 		time.Sleep(time.Millisecond)
 	}
