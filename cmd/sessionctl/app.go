@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
 	"github.com/sessionkv/session/internal/storeconfig"
+	"github.com/sessionkv/session/sqlstore"
 )
 
 // Exit statuses; the package documentation lists them for scripts.
@@ -102,7 +103,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, boltstore.ErrLocked):
 		return exitLocked
-	case errors.Is(err, storeconfig.ErrBadURL), errors.Is(err, storeconfig.ErrUnknownScheme):
+	case errors.Is(err, storeconfig.ErrBadURL), errors.Is(err, storeconfig.ErrUnknownScheme),
+		errors.Is(err, storeconfig.ErrNoSecretKey):
 		return exitUsage
 	}
 	return exitError
@@ -225,6 +227,9 @@ func (a *app) openSpec(s storeconfig.Spec, mustExist bool) (*storeconfig.Opened,
 			break
 		}
 		o.Store = w.Unwrap()
+	}
+	if d, ok := o.Store.(*sqlstore.DjangoStore); ok {
+		o.Store = djangoOwners{d, storeCodec(o)}
 	}
 	return o, nil
 }

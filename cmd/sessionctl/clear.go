@@ -28,7 +28,7 @@ type clearResult struct {
 	Store   string `json:"store"`
 	Deleted int    `json:"deleted"`
 	// Note explains a count of 0 from a store that expires sessions on
-	// its own (Redis).
+	// its own (Redis), or keeps none (cookies).
 	Note string `json:"note,omitempty"`
 }
 
@@ -52,6 +52,8 @@ func runClear(ctx context.Context, a *app, args []string) (err error) {
 		if err != nil {
 			return fmt.Errorf("delete expired sessions in %s (%d deleted): %w", o.Spec, res.Deleted, err)
 		}
+	} else if _, sealed := o.Store.(session.Sealer); sealed {
+		res.Note = "sessions live in the visitors' cookies, and expire with them"
 	} else {
 		res.Note = "this store deletes expired sessions itself"
 	}

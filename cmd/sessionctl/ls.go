@@ -24,7 +24,9 @@ session ID, as "show" takes it), user ID, encoded size and expiry; in key
 order for bolt, file and SQL stores and for --user, in the store's order
 for the others.
 --user lists one user's sessions, through the store's user index when it
-has one and by reading every session otherwise.
+has one and by reading every session otherwise. In Django's stores the
+key is Django's session key, the session cookie itself: keep the list as
+private as the store.
 
 --expired lists the sessions that have expired but are still stored,
 waiting for a sweep (bolt, file, SQL and memory stores keep them until one
@@ -76,6 +78,9 @@ func runLs(ctx context.Context, a *app, args []string) (err error) {
 		return err
 	}
 	defer closeStore(o, &err)
+	if _, sealed := o.Store.(session.Sealer); sealed {
+		return errNoSealedStore
+	}
 	er, canList := session.As[session.ExpiredRanger](o.Store)
 	if *f.expired && !canList {
 		return a.lsExpired(ctx, o)
@@ -196,6 +201,9 @@ func (a *app) userRows(ctx context.Context, st session.Store, uid string) ([]ses
 // towards the store's record count, until fn returns false or an error.
 func (a *app) scan(ctx context.Context, st session.Store, desc string, fn func(key string, rec session.Record) (bool, error)) error {
 	r, ok := session.As[session.Ranger](st)
+	if _, sealed := st.(session.Sealer); sealed {
+		return errNoSealedStore
+	}
 	if !ok {
 		return fmt.Errorf("%w: this store cannot list its sessions", session.ErrNotSupported)
 	}

@@ -32,16 +32,34 @@
 //	postgres://USER:PASS@HOST/DB    PostgreSQL (also postgresql://)
 //	mysql://USER:PASS@HOST/DB       MySQL or MariaDB
 //	memory:                         an empty in-process store (for trials)
+//	django-db:SQL-URL               Django's table django_session in the database
+//	                                of SQL-URL (django-db:sqlite:/srv/app/db.sqlite3)
+//	django-file:/srv/app/sessions   Django's file backend's SESSION_FILE_PATH
 //
-// An SQL URL may name the table with ?table=NAME (default sessions); its
-// other parameters go to the database driver. Passwords are never printed.
+// An SQL URL may name the table with ?table=NAME (default sessions, and
+// django_session for django-db:); its other parameters go to the database
+// driver. Passwords are never printed.
+//
+// The django- stores are Django's own (SESSION_ENGINE
+// "django.contrib.sessions.backends.db" and ".file"), shared with a Django
+// application: their sessions are Django's signed JSON under Django's
+// session keys, which are the cookies themselves. They need SECRET_KEY,
+// the Django project's (with SECRET_KEY_FALLBACKS, comma-separated, after
+// a rotation), and honour SESSION_COOKIE_AGE: show decodes with them,
+// and ls, stats and revoke --user read each session's owner
+// (django.contrib.auth's user ID) from its data, since Django keeps no
+// index of owners. Migrate copies between two Django stores, never
+// between a Django store and a sessionkv one, whose formats differ.
+// Django's signed_cookies keeps sessions in the cookies: show --cookie
+// opens one, and there is nothing else to work on.
 //
 // Without the flag, SESSION_ENGINE (default bolt) and SESSION_FILE_PATH
 // name the store exactly as they do for the demo server, so
 // "SESSION_FILE_PATH=dir sessionctl stats" sees what the server keeps in
 // dir; for SESSION_ENGINE=cached the commands work on the bolt file behind
 // the cache, and SESSION_ENGINE=db takes DATABASE_URL (default: the SQLite
-// file db.sqlite3 in SESSION_FILE_PATH). No command but migrate's
+// file db.sqlite3 in SESSION_FILE_PATH), as do Django's names for its db,
+// file and signed_cookies engines. No command but migrate's
 // destination creates a store that does not exist, nor an SQL store's
 // table. A bbolt file belongs to one process at a time: while a server has
 // it open, commands on it fail at once with a "locked by another process"
@@ -143,10 +161,17 @@ const storesHelp = `Stores (--store URL; migrate: --from, --to):
   postgres://USER:PASS@HOST/DB    PostgreSQL (also postgresql://)
   mysql://USER:PASS@HOST/DB       MySQL or MariaDB
   memory:                         an empty in-process store
-SQL URLs take ?table=NAME (default sessions). Without the flag,
-SESSION_ENGINE (default bolt) and SESSION_FILE_PATH name the store as they
-do for the demo server (for cached: the bolt file behind the cache; for
-db: DATABASE_URL, default sqlite: and db.sqlite3 in SESSION_FILE_PATH).
+  django-db:SQL-URL               Django's table django_session in SQL-URL's
+                                  database (django-db:sqlite:/srv/app/db.sqlite3)
+  django-file:/srv/app/sessions   Django's file backend's SESSION_FILE_PATH
+SQL URLs take ?table=NAME (default sessions; django_session for
+django-db:). Without the flag, SESSION_ENGINE (default bolt) and
+SESSION_FILE_PATH name the store as they do for the demo server (for
+cached: the bolt file behind the cache; for db: DATABASE_URL, default
+sqlite: and db.sqlite3 in SESSION_FILE_PATH), Django's engine names
+(django.contrib.sessions.backends.db, .file, .signed_cookies) included.
+Django's stores need SECRET_KEY (and SECRET_KEY_FALLBACKS, comma-separated,
+after a rotation) to decode sessions and read their owners.
 `
 
 const exitHelp = `Exit status: 0 ok, 1 error, 2 usage error, 3 check failed,

@@ -34,10 +34,21 @@ copied session that the target lacks makes the check fail (exit status 3).
 
 Stop servers that write to the source first, or sessions changed during
 the copy may be copied in an older version. A bbolt file can only be
-migrated while no server has it open.`,
+migrated while no server has it open.
+
+Django's stores (django-db:, django-file:) migrate between themselves
+only, with SECRET_KEY set (a file target checks each session's
+signature): their records are Django's signed session data under
+Django's session keys, which no sessionkv store's engine reads, and the
+other way round, so a migration between the two kinds is refused. A
+session copied into a django-file: store expires SESSION_COOKIE_AGE (or
+its own set_expiry age) after the copy, since Django's file backend
+dates a session by its file's modification time. Signed cookies have no
+store to migrate.`,
 	example: `
 sessionctl migrate --from file:/var/lib/app/sessions --to bolt:/var/lib/app/sessions.db
-sessionctl migrate --from bolt:/var/lib/app/sessions.db --to sqlite:/var/lib/app/db.sqlite3`,
+sessionctl migrate --from bolt:/var/lib/app/sessions.db --to sqlite:/var/lib/app/db.sqlite3
+SECRET_KEY=... sessionctl migrate --from django-file:/var/lib/app/sessions --to django-db:postgres://app@db/app`,
 	run: runMigrate,
 }
 
@@ -81,7 +92,7 @@ func runMigrate(ctx context.Context, a *app, args []string) (err error) {
 	// fsync per commit; one sync of the file system at the end makes the
 	// whole copy durable at once.
 	opts := a.openOptions(false)
-	opts.NoSync = canSyncAll && (to.Engine == storeconfig.SchemeFile || isSQLite(to))
+	opts.NoSync = canSyncAll && (to.Engine == storeconfig.SchemeFile || to.Engine == storeconfig.EngineDjangoFile || isSQLite(to))
 	dst, err := storeconfig.OpenSpec(to, opts)
 	if err != nil {
 		return err
@@ -126,7 +137,7 @@ func migrateSpecs(fromURL, toURL string, parallel int) (from, to storeconfig.Spe
 	if from.SameStore(to) {
 		return from, to, usageErrorf("--from and --to name the same store %s", from)
 	}
-	return from, to, nil
+	return from, to, checkFormats(from, to)
 }
 
 // isSQLite reports whether s names an SQLite database.

@@ -17,7 +17,12 @@ Deletes every session whose owner (Session.SetUserID) is UID: the user is
 logged out on every device, through the store's user index when it has
 one and by reading every session otherwise. A request of that user still in
 flight cannot bring its session back: its commit fails and the user must
-log in again. Prints how many sessions were deleted.`,
+log in again. Prints how many sessions were deleted.
+
+Django's stores keep no index of owners: revoke reads every session and
+takes its owner from django.contrib.auth's user ID in the data, which
+needs SECRET_KEY. Django's signed_cookies sessions cannot be revoked:
+only changing SECRET_KEY ends them.`,
 	example: `
 sessionctl revoke --store bolt:/var/lib/app/sessions.db --user 42`,
 	run: runRevoke,

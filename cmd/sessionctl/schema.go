@@ -19,6 +19,8 @@ for teams that run their migrations themselves: in the dialect of the
 --store URL (sqlite:, postgres://, mysql://) and for its table (the URL's
 "table" parameter, default "sessions"), or in --dialect for --table.
 Nothing is connected to. The statements are idempotent (IF NOT EXISTS).
+For a django-db: store they are those of Django's first sessions
+migration, for its table (default django_session).
 
 A server creates its table when it is missing, and so does migrate in its
 target; the other commands never do, and fail on a database without it.`,
@@ -47,6 +49,7 @@ func runSchema(ctx context.Context, a *app, args []string) error {
 	}
 	var res schemaResult
 	var d sqlstore.Dialect
+	django := false // Django's table, django_session
 	switch {
 	case *dialectName != "" && *storeURL != "":
 		return usageErrorf("give --store or --dialect, not both")
@@ -63,19 +66,26 @@ func runSchema(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		if spec.Engine != storeconfig.EngineDB {
-			return usageErrorf("%s: schema works on SQL stores only (sqlite:, postgres://, mysql://)", printable(spec.String()))
+		if spec.Engine != storeconfig.EngineDB && spec.Engine != storeconfig.EngineDjangoDB {
+			return usageErrorf("%s: schema works on SQL stores only (sqlite:, postgres://, mysql://, django-db:)", printable(spec.String()))
 		}
 		t, err := spec.SQLTarget()
 		if err != nil {
 			return &statusError{exitUsage, err}
 		}
-		d, res.Store, res.Table = t.Dialect, spec.String(), t.Table
+		d, res.Store, res.Table, django = t.Dialect, spec.String(), t.Table, spec.IsDjango()
+	}
+	schema := sqlstore.Schema
+	if django {
+		schema = sqlstore.DjangoSchema
+		if res.Table == "" {
+			res.Table = sqlstore.DjangoTable
+		}
 	}
 	if res.Table == "" {
 		res.Table = sqlstore.DefaultTable
 	}
-	sql, err := sqlstore.Schema(d, res.Table)
+	sql, err := schema(d, res.Table)
 	if err != nil {
 		return usageErrorf("%s", strings.TrimPrefix(err.Error(), "sqlstore: "))
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/storeconfig"
 )
 
 var showCommand = &command{
@@ -21,10 +23,18 @@ size and expiry settings. KEY is a store key as ls prints it; --cookie
 takes the session ID from a browser's cookie instead and derives the store
 key from it as the engine does (SHA-256). Values print as JSON does:
 []byte as base64, times in RFC 3339. --codec names the codec the server
-uses (Options.Codec).`,
+uses (Options.Codec).
+
+Django's stores (django-db:, django-file:, SESSION_ENGINE=django.contrib.
+sessions.backends.*) decode with Django's format and SECRET_KEY (and
+SECRET_KEY_FALLBACKS), not --codec; their store key is the session key,
+the cookie itself, so KEY and --cookie are the same. For signed_cookies,
+which keeps the session in the cookie, --cookie takes the cookie's value
+and show opens it as Django would; the user ID is django.contrib.auth's.`,
 	example: `
 sessionctl show --store bolt:/var/lib/app/sessions.db 3fa2c9...e1
-sessionctl show --cookie "$SESSIONID" | jq .values`,
+sessionctl show --cookie "$SESSIONID" | jq .values
+SECRET_KEY=... sessionctl show --store django-db:sqlite:/srv/app/db.sqlite3 --cookie "$SESSIONID"`,
 	run: runShow,
 }
 
@@ -51,22 +61,40 @@ func runShow(ctx context.Context, a *app, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	key, err := showKey(pos, *cookie)
+	spec, err := specOf(*storeURL)
 	if err != nil {
 		return err
 	}
-	codec, err := codecOf(*codecName)
+	var key string
+	var codec session.Codec
+	if spec.IsDjango() {
+		if flagSet(fs, "codec") {
+			return usageErrorf("--codec does not apply to Django's stores: their sessions decode with Django's format and SECRET_KEY")
+		}
+		key, err = djangoShowKey(spec, pos, *cookie)
+	} else {
+		key, err = showKey(pos, *cookie)
+		if err == nil {
+			codec, err = codecOf(*codecName)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	o, err := a.open(*storeURL, true)
+	o, err := a.openSpec(spec, true)
 	if err != nil {
 		return err
 	}
 	defer closeStore(o, &err)
+	if c := storeCodec(o); c != nil {
+		codec = c
+	}
 	rec, err := o.Store.Load(ctx, key)
+	if errors.Is(err, session.ErrNotFound) && spec.Engine == storeconfig.EngineDjangoSignedCookies {
+		return &statusError{exitNotFound, fmt.Errorf("the cookie holds no live session: %w", err)}
+	}
 	if errors.Is(err, session.ErrNotFound) {
-		return &statusError{exitNotFound, fmt.Errorf("no live session under key %s in %s", key, o.Spec)}
+		return &statusError{exitNotFound, fmt.Errorf("no live session under key %s in %s", printable(key), o.Spec)}
 	}
 	if err != nil {
 		return fmt.Errorf("load %s: %w", key, err)
@@ -97,6 +125,13 @@ func showKey(pos []string, cookie string) (string, error) {
 		return "", usageErrorf("--cookie %q is not a session ID (43 characters of base64url)", cookie)
 	}
 	return session.StoreKey(cookie), nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func codecOf(name string) (session.Codec, error) {

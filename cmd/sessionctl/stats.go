@@ -16,7 +16,8 @@ var statsCommand = &command{
 	synopsis: "[--store URL] [--json]",
 	summary:  "counts, sizes and an expiry histogram",
 	details: `
-Reads every live session once (their data is not decoded) and prints:
+Reads every live session once (their data is not decoded, but for the
+owner of each session in Django's table, which is in its data) and prints:
 how many are live, how many expired ones still wait for a sweep (where the
 store can count its records), how many belong to a user, their total and
 percentile encoded sizes (p50, p90, p99, max), and a histogram of the time

@@ -13,9 +13,30 @@
 // db's default SQLite file keep their data. DATABASE_URL is a store URL:
 // "sqlite:/var/lib/app/db.sqlite3", "postgres://USER:PASSWORD@HOST/DB" or
 // "mysql://USER:PASSWORD@HOST/DB", with an optional "table" parameter
-// (default sessions); the table is created if it is missing. The server
-// logs where sessions are kept (passwords hidden), and stops cleanly on
-// SIGINT or SIGTERM.
+// (default sessions); the table is created if it is missing.
+// SESSION_COOKIE_AGE, in seconds, sets how long a session lives after its
+// last save (default two weeks).
+//
+// SESSION_ENGINE also takes Django's own engine names, with Django's
+// settings, so that the demo and a Django application configured alike
+// serve one set of sessions (cookie sessionid, Django's session keys and
+// signed JSON format):
+//
+//	django.contrib.sessions.backends.db              Django's table django_session in
+//	                                                 DATABASE_URL's database (default: the
+//	                                                 SQLite file db.sqlite3 in SESSION_FILE_PATH)
+//	django.contrib.sessions.backends.file            one file per session in SESSION_FILE_PATH
+//	django.contrib.sessions.backends.signed_cookies  the session in the cookie, signed
+//
+// They need SECRET_KEY, the Django project's, and take SECRET_KEY_FALLBACKS
+// (older keys, comma-separated, that still open sessions signed before a
+// rotation). Without SESSION_FILE_PATH the file backend uses the same
+// private folder in the temp dir as the file engine, not Django's default
+// (the temp dir itself, shared with every local user): set it to the
+// Django project's SESSION_FILE_PATH to share its sessions.
+//
+// The server logs the engine and where sessions are kept (passwords
+// hidden), and stops cleanly on SIGINT or SIGTERM.
 package main
 
 import (
@@ -60,14 +81,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sessiondemo [-addr host:port]\n\nEnvironment:\n")
 		for _, v := range [][2]string{
-			{storeconfig.EnvEngine, fmt.Sprintf("the store: one of %s (default %s)",
-				strings.Join(storeconfig.Engines(), ", "), storeconfig.DefaultEngine)},
-			{storeconfig.EnvFilePath, "the directory of the file-backed stores"},
-			{storeconfig.EnvDatabaseURL, "for db: sqlite:PATH, postgres://USER:PASSWORD@HOST/DB or\n" +
+			{storeconfig.EnvEngine, engineHelp()},
+			{storeconfig.EnvFilePath, "the directory of the file-backed stores, Django's file backend\n" +
+				"included (default: a private folder in the temp dir)"},
+			{storeconfig.EnvDatabaseURL, "for db and Django's db: sqlite:PATH, postgres://USER:PASSWORD@HOST/DB or\n" +
 				"mysql://USER:PASSWORD@HOST/DB (default sqlite: and " + storeconfig.DefaultDBFileName +
 				" in " + storeconfig.EnvFilePath + ")"},
 			{storeconfig.EnvRedisURL, "for redis (default " + storeconfig.DefaultRedisURL + ")"},
 			{storeconfig.EnvSecretKey, "for cookie: base64 keys of 32 bytes or more, comma-separated"},
+			{storeconfig.EnvDjangoSecretKey, "for Django's engines (django.contrib.sessions.backends.*):\n" +
+				"the Django project's SECRET_KEY (required)"},
+			{storeconfig.EnvDjangoSecretKeyFallbacks, "for Django's engines: older keys, comma-separated, that still\n" +
+				"open sessions signed before a key rotation"},
+			{storeconfig.EnvSessionCookieAge, "how long a session lives after its last save, in seconds\n" +
+				"(default 1209600, two weeks)"},
 		} {
 			fmt.Fprintf(stderr, "  %s\n    \t%s\n", v[0], strings.ReplaceAll(v[1], "\n", "\n    \t"))
 		}
@@ -85,6 +112,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	defer opened.Close()
 	opts := session.DefaultOptions()
+	opened.Options(opts) // SESSION_COOKIE_AGE; Django's codec, keys and cookie
 	opts.Logger = logger
 	engine, err := session.New(opened.Store, opts)
 	if err != nil {
@@ -101,8 +129,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("sessiondemo listening", "url", "http://"+ln.Addr().String()+"/",
-		"engine", opened.Spec.Engine, "sessions", opened.Where)
+	banner := []any{"url", "http://" + ln.Addr().String() + "/", "engine", opened.Spec.Engine}
+	if store := opened.Spec.String(); opened.Spec.Engine != storeconfig.SchemeMemory {
+		if _, err := storeconfig.ParseURL(store); err == nil {
+			banner = append(banner, "store", store) // as sessionctl's --store takes it
+		}
+	}
+	logger.Info("sessiondemo listening", append(banner, "sessions", opened.Where)...)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -124,3 +157,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	return nil
 }
+
+// engineHelp describes SESSION_ENGINE's values for -h.
+func engineHelp() string {
+	var own, django []string
+	for _, e := range storeconfig.Engines() {
+		if rest, ok := strings.CutPrefix(e, djangoBackends); ok {
+			django = append(django, rest)
+		} else {
+			own = append(own, e)
+		}
+	}
+	return fmt.Sprintf("the store: one of %s (default %s),\nor Django's %s{%s}",
+		strings.Join(own, ", "), storeconfig.DefaultEngine, djangoBackends, strings.Join(django, ","))
+}
+
+// djangoBackends prefixes Django's engine names.
+const djangoBackends = "django.contrib.sessions.backends."

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/djangosession"
 	"github.com/sessionkv/session/internal/location"
 	"github.com/sessionkv/session/internal/redact"
 	"github.com/sessionkv/session/sqlstore"
@@ -99,7 +101,17 @@ var dialectName = map[sqlstore.Dialect]string{
 // openDB opens the SQL store s names. MustExist opens an SQLite file only
 // if it is there, and never creates the table (sqlstore.Options.NoCreate):
 // the store must already have one.
-func openDB(s Spec, o *OpenOptions) (*Opened, error) {
+func openDB(s Spec, o *OpenOptions) (*Opened, error) { return openSQL(s, o, nil) }
+
+// sqlTable is what openSQL needs of an sqlstore Store or DjangoStore.
+type sqlTable interface {
+	session.Store
+	Table() string
+}
+
+// openSQL opens the table s names: the engine's own (sqlstore.Open), or,
+// with Django settings, Django's (sqlstore.OpenDjango).
+func openSQL(s Spec, o *OpenOptions, django *djangosession.Settings) (*Opened, error) {
 	isDefault := s.Path == "" && s.URL == "" && os.Getenv(EnvFilePath) == ""
 	s = s.Resolve()
 	t, err := s.target()
@@ -120,7 +132,15 @@ func openDB(s Spec, o *OpenOptions) (*Opened, error) {
 			}
 		}
 	}
-	st, err := sqlstore.Open(s.URL, &sqlstore.Options{NoCreate: o.MustExist, NoSync: o.NoSync, Logger: o.Logger})
+	so := &sqlstore.Options{NoCreate: o.MustExist, NoSync: o.NoSync, Logger: o.Logger}
+	var st sqlTable
+	whose := ""
+	if django != nil {
+		st, err = sqlstore.OpenDjango(s.URL, so)
+		whose = "Django's "
+	} else {
+		st, err = sqlstore.Open(s.URL, so)
+	}
 	if err != nil {
 		return nil, redact.Error(err, s.URL)
 	}
@@ -129,17 +149,18 @@ func openDB(s Spec, o *OpenOptions) (*Opened, error) {
 		where = s.Path
 	}
 	return &Opened{
-		Store: st,
-		Where: fmt.Sprintf("table %s of the %s database %s", st.Table(), dialectName[t.Dialect], where),
+		Store:  st,
+		Where:  fmt.Sprintf("%stable %s of the %s database %s", whose, st.Table(), dialectName[t.Dialect], where),
+		Django: django,
 	}, nil
 }
 
 // SQLTarget returns the parsed database URL of the SQL store s names
-// (engine db, its default filled in), whose Dialect and Table give the
-// store's schema (sqlstore.Schema). It does not connect to the database.
-// Other stores fail.
+// (engine db or Django's db, its default filled in), whose Dialect and
+// Table give the store's schema (sqlstore.Schema, or sqlstore.DjangoSchema
+// when IsDjango). It does not connect to the database. Other stores fail.
 func (s Spec) SQLTarget() (sqlstore.Target, error) {
-	if s.Engine != EngineDB {
+	if !s.isSQL() {
 		return sqlstore.Target{}, fmt.Errorf("%s is not an SQL store", s)
 	}
 	t, err := s.target()
@@ -168,7 +189,7 @@ func (s Spec) dbString() string {
 func (s Spec) sameDB(o Spec) bool {
 	a, errA := s.target()
 	b, errB := o.target()
-	if errA != nil || errB != nil || a.Dialect != b.Dialect || tableOf(a) != tableOf(b) {
+	if errA != nil || errB != nil || a.Dialect != b.Dialect || s.tableOf(a) != o.tableOf(b) {
 		return false
 	}
 	if a.Dialect == sqlstore.SQLite {
@@ -177,12 +198,15 @@ func (s Spec) sameDB(o Spec) bool {
 	return serverOf(s.URL) == serverOf(o.URL)
 }
 
-// tableOf returns the table a Target's store uses.
-func tableOf(t sqlstore.Target) string {
-	if t.Table == "" {
-		return sqlstore.DefaultTable
+// tableOf returns the table the store of s, whose Target is t, uses.
+func (s Spec) tableOf(t sqlstore.Target) string {
+	switch {
+	case t.Table != "":
+		return t.Table
+	case s.Engine == EngineDjangoDB:
+		return sqlstore.DjangoTable
 	}
-	return t.Table
+	return sqlstore.DefaultTable
 }
 
 // serverOf returns the host, port and database a PostgreSQL or MySQL URL

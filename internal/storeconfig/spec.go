@@ -36,6 +36,8 @@ var (
 // sqlstore's ("sqlite:/var/lib/app/db.sqlite3",
 // "postgres://app:PASSWORD@db:5432/app", "mysql://app:PASSWORD@db:3306/app"),
 // with an optional "table" parameter; they name stores of engine EngineDB.
+// The stores in Django's layout have schemes of their own: see
+// SchemeDjangoDB and SchemeDjangoFile.
 const (
 	SchemeBolt       = "bolt"
 	SchemeFile       = "file"
@@ -50,18 +52,22 @@ const (
 
 // Schemes returns the URL schemes ParseURL accepts, sorted.
 func Schemes() []string {
-	return []string{SchemeBolt, SchemeFile, SchemeMemory, SchemeMySQL, SchemePostgres, SchemePostgreSQL,
-		SchemeRedis, SchemeRedisS, SchemeSQLite}
+	return []string{SchemeBolt, SchemeDjangoDB, SchemeDjangoFile, SchemeFile, SchemeMemory, SchemeMySQL,
+		SchemePostgres, SchemePostgreSQL, SchemeRedis, SchemeRedisS, SchemeSQLite}
 }
 
 // Spec names a store without opening it. The zero Spec is not valid; build
 // one with ParseURL, SpecFor or EnvSpec.
 type Spec struct {
-	// Engine is "bolt", "file", "memory", "redis" or "db" (EngineDB).
+	// Engine is "bolt", "file", "memory", "redis", "db" (EngineDB), or
+	// one of the engines only SESSION_ENGINE names: "cookie", "cached",
+	// or Django's (EngineDjangoDB, EngineDjangoFile,
+	// EngineDjangoSignedCookies).
 	Engine string
-	// Path is the bolt database file, the file store's directory or the
-	// SQLite database file; "" means the engine's default (see Resolve),
-	// and is always "" for a database server.
+	// Path is the bolt database file, the file store's (or Django file
+	// backend's) directory or the SQLite database file; "" means the
+	// engine's default (see Resolve), and is always "" for a database
+	// server.
 	Path string
 	// URL is the redis or SQL database URL as given, passwords included
 	// (String hides them); "" for an SQLite file that Path alone names
@@ -71,9 +77,10 @@ type Spec struct {
 
 // ParseURL parses a store URL such as "bolt:/var/lib/app/sessions.db",
 // "file:/var/lib/app/sessions", "redis://127.0.0.1:6379/0",
-// "sqlite:/var/lib/app/db.sqlite3", "postgres://app@db/app" or "memory:",
-// without opening the store. Errors wrap ErrBadURL or ErrUnknownScheme, fit
-// on one line and hide passwords.
+// "sqlite:/var/lib/app/db.sqlite3", "postgres://app@db/app", "memory:",
+// or, for Django's stores, "django-db:sqlite:/var/lib/app/db.sqlite3" and
+// "django-file:/var/lib/app/sessions", without opening the store. Errors
+// wrap ErrBadURL or ErrUnknownScheme, fit on one line and hide passwords.
 func ParseURL(raw string) (Spec, error) {
 	s := strings.TrimSpace(raw)
 	i := strings.IndexByte(s, ':')
@@ -83,7 +90,7 @@ func ParseURL(raw string) (Spec, error) {
 	}
 	scheme, rest := strings.ToLower(s[:i]), s[i+1:]
 	switch scheme {
-	case SchemeBolt, SchemeFile:
+	case SchemeBolt, SchemeFile, SchemeDjangoFile:
 		path, err := localPath(raw, rest)
 		if err != nil {
 			return Spec{}, err
@@ -92,7 +99,12 @@ func ParseURL(raw string) (Spec, error) {
 			return Spec{}, fmt.Errorf("%w %q: %s: needs a path, as in %s; leave the store out to use the default location",
 				ErrBadURL, raw, scheme, examplePath[scheme])
 		}
+		if scheme == SchemeDjangoFile {
+			return Spec{Engine: EngineDjangoFile, Path: path}, nil
+		}
 		return Spec{Engine: scheme, Path: path}, nil
+	case SchemeDjangoDB:
+		return parseDjangoDB(raw, rest)
 	case SchemeMemory:
 		if rest != "" && rest != "//" {
 			return Spec{}, fmt.Errorf("%w %q: memory takes no path", ErrBadURL, raw)
@@ -112,15 +124,16 @@ func ParseURL(raw string) (Spec, error) {
 	return Spec{}, fmt.Errorf("%w %q in %q (known: %s)", ErrUnknownScheme, s[:i], redact.URL(raw), strings.Join(Schemes(), ", "))
 }
 
-// examplePath shows a bolt: or file: URL with its path.
+// examplePath shows a bolt:, file: or django-file: URL with its path.
 var examplePath = map[string]string{
-	SchemeBolt: "bolt:/var/lib/app/sessions.db",
-	SchemeFile: "file:/var/lib/app/sessions",
+	SchemeBolt:       "bolt:/var/lib/app/sessions.db",
+	SchemeFile:       "file:/var/lib/app/sessions",
+	SchemeDjangoFile: "django-file:/var/lib/app/sessions",
 }
 
-// localPath returns the path of a bolt: or file: URL from what follows the
-// colon: a path as it is, or "//" then an empty or "localhost" host and a
-// percent-encoded absolute path.
+// localPath returns the path of a bolt:, file: or django-file: URL from
+// what follows the colon: a path as it is, or "//" then an empty or
+// "localhost" host and a percent-encoded absolute path.
 func localPath(raw, rest string) (string, error) {
 	if !strings.HasPrefix(rest, "//") {
 		return cleanPath(rest), nil
@@ -148,8 +161,8 @@ func cleanPath(p string) string {
 // SpecFor names the store that SESSION_ENGINE=engine and
 // SESSION_FILE_PATH=filePath select: engine "" means DefaultEngine, and
 // filePath "" the engine's default location. Engine redis takes its URL
-// from REDIS_URL; engine db from DATABASE_URL, else it is the SQLite file
-// db.sqlite3 in filePath.
+// from REDIS_URL; engines db and EngineDjangoDB from DATABASE_URL, else
+// they are the SQLite file db.sqlite3 in filePath.
 func SpecFor(engine, filePath string) (Spec, error) {
 	name := strings.ToLower(strings.TrimSpace(engine))
 	if name == "" {
@@ -162,12 +175,16 @@ func SpecFor(engine, filePath string) (Spec, error) {
 	switch {
 	case name == SchemeRedis:
 		s = redisSpec()
-	case name == EngineDB:
-		return dbSpec(filePath)
+	case name == EngineDB || name == EngineDjangoDB:
+		s, err := dbSpec(filePath)
+		if err == nil {
+			s.Engine = name
+		}
+		return s, err
 	case filePath == "":
 	case name == SchemeBolt || name == EngineCached:
 		s.Path = filepath.Join(filePath, boltstore.DefaultFileName)
-	case name == SchemeFile:
+	case name == SchemeFile || name == EngineDjangoFile:
 		s.Path = filePath
 	}
 	return s, nil
@@ -188,11 +205,11 @@ func (s Spec) Resolve() Spec {
 		if s.Path == "" {
 			s.Path = boltstore.DefaultPath()
 		}
-	case SchemeFile:
+	case SchemeFile, EngineDjangoFile:
 		if s.Path == "" {
 			s.Path = defaultFileDir()
 		}
-	case EngineDB:
+	case EngineDB, EngineDjangoDB:
 		if s.URL != "" && s.Path == "" {
 			return s // a database server
 		}
@@ -224,8 +241,13 @@ func defaultFileDir() string {
 // String returns the store's URL, its path resolved and any password
 // hidden: "bolt:/var/lib/app/sessions.db", "file:/tmp/sessionkv",
 // "memory:", "redis://127.0.0.1:6379/0", "sqlite:/var/lib/app/db.sqlite3",
-// "postgres://app:xxxxx@db/app".
+// "postgres://app:xxxxx@db/app", "django-db:sqlite:/var/lib/app/db.sqlite3",
+// "django-file:/var/lib/app/sessions"; for Django's signed_cookies, which
+// has no store URL, the engine's name.
 func (s Spec) String() string {
+	if s.IsDjango() {
+		return s.djangoString()
+	}
 	switch s.Engine {
 	case SchemeRedis:
 		return redact.URL(s.URL)
@@ -247,8 +269,10 @@ func (s Spec) SameStore(o Spec) bool {
 	switch s.Engine {
 	case SchemeRedis:
 		return s.URL == o.URL
-	case EngineDB:
+	case EngineDB, EngineDjangoDB:
 		return s.sameDB(o)
+	case EngineDjangoSignedCookies, EngineCookie:
+		return false // no store: sessions live in the cookies
 	}
 	return samePath(s.Resolve().Path, o.Resolve().Path)
 }

@@ -61,7 +61,7 @@ func TestParseURL_Errors(t *testing.T) {
 		text string
 	}{
 		{"mongo://db/x", ErrUnknownScheme, `"mongo"`},
-		{"s3:bucket", ErrUnknownScheme, "known: bolt, file, memory, mysql, postgres, postgresql, redis, rediss, sqlite"},
+		{"s3:bucket", ErrUnknownScheme, "known: bolt, django-db, django-file, file, memory, mysql, postgres, postgresql, redis, rediss, sqlite"},
 		{"/var/lib/app/sessions.db", ErrBadURL, "SCHEME:PATH"},
 		{"", ErrBadURL, "SCHEME:PATH"},
 		{"bolt://otherhost/x.db", ErrBadURL, "local paths"},

@@ -2,6 +2,11 @@
 // SESSION_ENGINE and SESSION_FILE_PATH environment variables (with
 // REDIS_URL or DATABASE_URL for the engines that need them), name, so that
 // the demo server and the operator tools agree on where sessions live.
+// SESSION_ENGINE also takes Django's own engine names, for stores in
+// Django's layout and format that a Django application shares (see
+// EngineDjangoDB), with Django's SECRET_KEY and SECRET_KEY_FALLBACKS;
+// SESSION_COOKIE_AGE sets how long sessions live, for every engine
+// (Opened.Options).
 //
 // Open and FromEnv serve the demo: they create a store that does not exist
 // yet. OpenSpec, given MustExist, refuses to: read-only tools never leave an
@@ -23,6 +28,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/djangosession"
 	"github.com/sessionkv/session/filestore"
 	"github.com/sessionkv/session/memstore"
 )
@@ -46,8 +52,13 @@ type Opened struct {
 	// Spec names the opened store, its path resolved; Spec.Engine is the
 	// engine name that was opened.
 	Spec Spec
+	// Django holds the Django settings (SECRET_KEY, SECRET_KEY_FALLBACKS,
+	// SESSION_COOKIE_AGE) of a store in Django's layout, nil for the
+	// others. Options applies them to an engine.
+	Django *djangosession.Settings
 
-	close func() error // closes what was opened for the store, if set
+	close     func() error  // closes what was opened for the store, if set
+	cookieAge time.Duration // SESSION_COOKIE_AGE; 0 when unset
 }
 
 // Close closes the store if it has a Close method, and the connection the
@@ -88,16 +99,20 @@ type OpenOptions struct {
 type opener func(s Spec, o *OpenOptions) (*Opened, error)
 
 // engines are the stores SESSION_ENGINE can name. redis takes its server
-// from REDIS_URL, db its database from DATABASE_URL; cookie has no store
-// URL (tools have nothing to open).
+// from REDIS_URL, db and Django's db their database from DATABASE_URL;
+// cookie and Django's signed_cookies have no store URL (tools have
+// nothing to open). Django's engines need SECRET_KEY.
 var engines = map[string]opener{
-	SchemeMemory: openMemory,
-	SchemeBolt:   openBolt,
-	SchemeFile:   openFile,
-	SchemeRedis:  openRedis,
-	EngineDB:     openDB,
-	EngineCookie: openCookie,
-	EngineCached: openCached,
+	SchemeMemory:              openMemory,
+	SchemeBolt:                openBolt,
+	SchemeFile:                openFile,
+	SchemeRedis:               openRedis,
+	EngineDB:                  openDB,
+	EngineCookie:              openCookie,
+	EngineCached:              openCached,
+	EngineDjangoDB:            openDjangoDB,
+	EngineDjangoFile:          openDjangoFile,
+	EngineDjangoSignedCookies: openDjangoSignedCookies,
 }
 
 func openMemory(Spec, *OpenOptions) (*Opened, error) {
@@ -160,15 +175,8 @@ func checkFile(path, what string) error {
 // else a private sessionkv folder in the temp dir.
 func openFile(s Spec, o *OpenOptions) (*Opened, error) {
 	if o.MustExist {
-		dir := s.Resolve().Path
-		fi, err := os.Stat(dir)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return nil, ErrNotExist
-		case err != nil:
+		if err := checkDir(s.Resolve().Path); err != nil {
 			return nil, err
-		case !fi.IsDir():
-			return nil, fmt.Errorf("%s is not a directory", dir)
 		}
 	}
 	// An empty path goes through as it is, so that filestore applies its
@@ -206,6 +214,9 @@ func Open(engine, filePath string) (*Opened, error) {
 	}
 	o, err := open(s, nil)
 	if err != nil {
+		if s.String() == s.Engine { // no URL of its own to add
+			return nil, fmt.Errorf("%s=%s: %w", EnvEngine, s.Engine, err)
+		}
 		return nil, fmt.Errorf("%s=%s (%s): %w", EnvEngine, s.Engine, s, err)
 	}
 	return o, nil
@@ -237,13 +248,21 @@ func open(s Spec, opts *OpenOptions) (*Opened, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScheme, s.Engine, strings.Join(Schemes(), ", "))
 	}
+	age, err := CookieAge()
+	if err != nil {
+		return nil, err
+	}
 	opened, err := fn(s, &o)
 	if err != nil {
 		return nil, err
 	}
 	opened.Spec = s.Resolve()
-	if f, ok := opened.Store.(*filestore.Store); ok {
-		opened.Spec.Path = f.Dir()
+	opened.cookieAge = age
+	switch st := opened.Store.(type) {
+	case *filestore.Store:
+		opened.Spec.Path = st.Dir()
+	case *djangosession.FileStore:
+		opened.Spec.Path = st.Dir()
 	}
 	return opened, nil
 }
