@@ -60,8 +60,10 @@
 // last save, when the browser's cookie does. A file that is empty
 // (Django's placeholder while it creates a session), or whose data does
 // not open with the settings' keys, is no session for Load; Django reads
-// either as an empty session. The owner (Record.UserID) is UserIDKey's
-// value in the data.
+// either as an empty session. Nor is anything but a regular file: a
+// symbolic link named like a session file is never followed (Django would
+// follow it), and a FIFO or device is never read, nor waited on. The owner
+// (Record.UserID) is UserIDKey's value in the data.
 //
 // Keys are what Django's file backend accepts: at least MinFileKeyLen
 // characters, all of [a-z0-9] (at most MaxFileKeyLen here); anything else

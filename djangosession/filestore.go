@@ -283,11 +283,19 @@ const (
 // says what is wrong. Errors of the file system other than a missing file
 // come with fileMissing.
 func (s *FileStore) read(key string) (session.Record, fileState, error) {
-	f, err := os.Open(s.path(key))
+	f, err := openSession(s.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return session.Record{}, fileMissing, nil
 	}
 	if err != nil {
+		// A symbolic link is refused by openSession (with an error that
+		// depends on the system): it is no session, as any other file
+		// that is not a regular one.
+		if fi, lerr := os.Lstat(s.path(key)); lerr == nil && !fi.Mode().IsRegular() {
+			mtime := fi.ModTime().Round(time.Microsecond).UTC()
+			return session.Record{Expires: mtime.Add(s.st.cookieAge())}, fileCorrupt,
+				fmt.Errorf("%w: djangosession: %s is not a regular file", session.ErrCorrupt, fi.Name())
+		}
 		return session.Record{}, fileMissing, err
 	}
 	defer f.Close()
