@@ -178,3 +178,41 @@ func TestDjangoSchema(t *testing.T) {
 		t.Errorf("DjangoSchema = %q, %v", ddl, err)
 	}
 }
+
+// TestDjangoStore_StaleGuessIsConfirmed: an error from the update function,
+// computed from what a Load read, stands only once a read confirms the
+// row is unchanged; Django's table has no token, so the data is compared.
+func TestDjangoStore_StaleGuessIsConfirmed(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			url := e.shared(t).NewDatabase(t)
+			a, b := openDjango(t, url), openDjango(t, url)
+			ctx := t.Context()
+			k := djangoKey("stale")
+			exp := time.Now().Add(time.Hour)
+			if err := a.Save(ctx, k, session.Record{Data: []byte("old"), Expires: exp}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Load(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Save(ctx, k, session.Record{Data: []byte("new"), Expires: exp}); err != nil {
+				t.Fatal(err)
+			}
+			errOld := errors.New("saw the old data")
+			err := a.UpdateRecord(ctx, k, func(cur session.Record, found bool) (session.Record, error) {
+				if string(cur.Data) == "old" {
+					return session.Record{}, errOld
+				}
+				return session.Record{Data: []byte("new+"), Expires: exp}, nil
+			})
+			if err != nil {
+				t.Fatalf("UpdateRecord = %v; want the function run again on the row b wrote", err)
+			}
+			if rec, _ := b.Load(ctx, k); string(rec.Data) != "new+" {
+				t.Errorf("stored %q; want new+", rec.Data)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -18,6 +19,13 @@ type layout interface {
 	queries(d Dialect, table string) queries
 	// maxKey is the longest key the table holds.
 	maxKey() int
+	// defaultTable is the table's name when Options.Table is empty.
+	defaultTable() string
+	// schemaFunc names the function that prints the table's statements.
+	schemaFunc() string
+	// same reports whether two reads of a row saw the same write: what
+	// the compare-and-set of update and deleteOld compares.
+	same(a, b row) bool
 	// when returns Unix milliseconds as an argument compared with the
 	// expiry column.
 	when(d Dialect, ms int64) any
@@ -57,6 +65,9 @@ type ownLayout struct{}
 func (ownLayout) ddl(d Dialect, t string) []string    { return ddl(d, t) }
 func (ownLayout) queries(d Dialect, t string) queries { return makeQueries(d, t) }
 func (ownLayout) maxKey() int                         { return MaxKeyLen }
+func (ownLayout) defaultTable() string                { return DefaultTable }
+func (ownLayout) schemaFunc() string                  { return "Schema" }
+func (ownLayout) same(a, b row) bool                  { return a.token == b.token }
 func (ownLayout) when(_ Dialect, ms int64) any        { return ms }
 func (ownLayout) deleteOld(key string, old row) []any { return []any{key, old.token} }
 func (ownLayout) record(_ Dialect, key string, data []byte, exp int64, user []byte) []any {
@@ -93,7 +104,10 @@ const djangoMaxKey = 40
 // holds the signing time and its signature).
 type djangoLayout struct{}
 
-func (djangoLayout) maxKey() int { return djangoMaxKey }
+func (djangoLayout) maxKey() int          { return djangoMaxKey }
+func (djangoLayout) defaultTable() string { return DjangoTable }
+func (djangoLayout) schemaFunc() string   { return "DjangoSchema" }
+func (djangoLayout) same(a, b row) bool   { return bytes.Equal(a.data, b.data) }
 
 func (djangoLayout) ddl(d Dialect, t string) []string {
 	// Django's own migration (sessions 0001_initial), with IF NOT EXISTS.

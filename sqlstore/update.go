@@ -48,24 +48,21 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 		defer unlock()
 		err = s.compareAndSet(ctx, key, fn)
 	}
-	if err != nil {
-		if errors.Is(err, errFromFunc) {
-			return errors.Unwrap(err)
-		}
-		return s.fail("update", ctx, err)
+	var fe funcError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return fe.err
 	}
-	return nil
+	return s.fail("update", ctx, err)
 }
 
-// errFromFunc marks an error that UpdateRecord returns as fn returned it.
-var errFromFunc = errors.New("sqlstore: update function failed")
-
-// funcError wraps fn's error so that it passes through unchanged.
+// funcError wraps fn's error so that UpdateRecord returns it unchanged.
 type funcError struct{ err error }
 
-func (e funcError) Error() string   { return e.err.Error() }
-func (e funcError) Unwrap() error   { return e.err }
-func (e funcError) Is(t error) bool { return t == errFromFunc }
+func (e funcError) Error() string { return e.err.Error() }
+func (e funcError) Unwrap() error { return e.err }
 
 // updateIn is UpdateRecord on SQLite, inside the group's transaction.
 func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, key string, fn session.UpdateFunc) error {
@@ -130,7 +127,7 @@ func (s *Store) compareAndSet(ctx context.Context, key string, fn session.Update
 			if err != nil {
 				return err
 			}
-			if fresh.exists != r.exists || fresh.token != r.token {
+			if fresh.exists != r.exists || !s.lay.same(fresh, r) {
 				r = fresh
 				attempt--
 				continue
