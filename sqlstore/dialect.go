@@ -62,9 +62,13 @@ func checkTable(name string) error {
 // each write sets, which the compare-and-set of PostgreSQL and MySQL
 // checks). The indexes are on expires_ms, for the sweeper, and on user_id,
 // for the per-user index.
-func Schema(d Dialect, table string) (string, error) {
+func Schema(d Dialect, table string) (string, error) { return schema(ownLayout{}, d, table) }
+
+// schema returns the statements of lay's table in dialect d, as Schema
+// does.
+func schema(lay layout, d Dialect, table string) (string, error) {
 	if table == "" {
-		table = DefaultTable
+		table = lay.defaultTable()
 	}
 	if err := checkTable(table); err != nil {
 		return "", err
@@ -72,7 +76,7 @@ func Schema(d Dialect, table string) (string, error) {
 	if !d.valid() {
 		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
 	}
-	return strings.Join(ddl(d, table), ";\n") + ";\n", nil
+	return strings.Join(lay.ddl(d, table), ";\n") + ";\n", nil
 }
 
 // ddl returns the statements of Schema, without semicolons.

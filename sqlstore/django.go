@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/sessionkv/session"
 )
@@ -73,16 +72,7 @@ func NewDjango(db *sql.DB, d Dialect, opts *Options) (*DjangoStore, error) {
 // for its table in dialect d ("" means django_session), with IF NOT
 // EXISTS, each ending with a semicolon.
 func DjangoSchema(d Dialect, table string) (string, error) {
-	if table == "" {
-		table = DjangoTable
-	}
-	if err := checkTable(table); err != nil {
-		return "", err
-	}
-	if !d.valid() {
-		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
-	}
-	return strings.Join(djangoLayout{}.ddl(d, table), ";\n") + ";\n", nil
+	return schema(djangoLayout{}, d, table)
 }
 
 // Load implements session.Store.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/sessionkv/session"
-	"github.com/sessionkv/session/internal/optimistic"
 )
 
 // rangePage is how many rows Range and RangeExpired read per query, at
@@ -212,27 +211,8 @@ func (s *Store) DeleteUser(ctx context.Context, uid string) (int, error) {
 // inTx runs fn in a transaction of its own on a server engine, again
 // when the server rolled it back as a deadlock victim, a few times.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.runTx(ctx, fn)
-		if err == nil || !isDeadlock(err) || attempt == maxDeadlockRetries {
-			return err
-		}
-		if err := optimistic.Backoff(ctx, attempt+1); err != nil {
-			return err
-		}
-	}
-}
-
-func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	_, err := retryDeadlock(ctx, func() (struct{}, error) { return struct{}{}, s.runTx(ctx, fn) })
+	return err
 }
 
 // Count implements session.Counter: SELECT COUNT(*), expired rows

@@ -122,10 +122,7 @@ func (o *Options) withDefaults(lay layout) (Options, error) {
 		r = *o
 	}
 	if r.Table == "" {
-		r.Table = DefaultTable
-		if _, ok := lay.(djangoLayout); ok {
-			r.Table = DjangoTable
-		}
+		r.Table = lay.defaultTable()
 	}
 	if err := checkTable(r.Table); err != nil {
 		return r, err
@@ -313,7 +310,7 @@ func (s *Store) prepareTable(ctx context.Context) error {
 	if s.opts.NoCreate {
 		rows, err := s.db.QueryContext(ctx, s.q.exists)
 		if isNoTable(err) {
-			return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of Schema): %v", ErrNoTable, s.opts.Table, err)
+			return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of %s): %v", ErrNoTable, s.opts.Table, s.lay.schemaFunc(), err)
 		}
 		if err != nil {
 			return fmt.Errorf("table %s: %w", s.opts.Table, err)
@@ -450,20 +447,27 @@ func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	if tx != nil {
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
+	return retryDeadlock(ctx, func() (sql.Result, error) { return st.ExecContext(ctx, args...) })
+}
+
+// maxDeadlockRetries bounds how often a statement or transaction chosen as
+// a deadlock victim runs.
+const maxDeadlockRetries = 5
+
+// retryDeadlock calls f again, after a back-off, while the server chooses
+// what f ran as a deadlock victim (and so rolled it back), at most
+// maxDeadlockRetries times in all.
+func retryDeadlock[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := st.ExecContext(ctx, args...)
+		v, err := f()
 		if err == nil || !isDeadlock(err) || attempt == maxDeadlockRetries {
-			return res, err
+			return v, err
 		}
 		if err := optimistic.Backoff(ctx, attempt+1); err != nil {
-			return nil, err
+			return v, err
 		}
 	}
 }
-
-// maxDeadlockRetries bounds how often a statement chosen as a deadlock
-// victim runs.
-const maxDeadlockRetries = 5
 
 // isDeadlock reports whether err is a deadlock the server resolved by
 // rolling back the statement or transaction that got it: MySQL's
@@ -604,11 +608,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.checkKey(key); err != nil {
 		return err
 	}
-	return s.remove(ctx, "delete", key)
-}
-
-func (s *Store) remove(ctx context.Context, op, key string) error {
-	return s.write(ctx, op, key, func(tx *sql.Tx) error {
+	return s.write(ctx, "delete", key, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, s.q.delete, key)
 		return err
 	})
@@ -632,10 +632,16 @@ func (s *Store) write(ctx context.Context, op, key string, fn func(tx *sql.Tx) e
 
 // transact runs fn in one SQLite write transaction (BEGIN IMMEDIATE: the
 // write lock is taken at once, or waited for up to the busy timeout),
-// committed when fn succeeds. The group committer calls it; fn's
-// statements are bound to no caller's context, since they serve many.
+// committed when fn succeeds. The group committer calls it. The
+// transaction is bound to no caller's context, since it serves many; each
+// member's statements run under its own caller's.
 func (s *Store) transact(fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	return s.runTx(context.Background(), fn)
+}
+
+// runTx runs fn in a transaction, committed when fn succeeds.
+func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
