@@ -16,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/closer"
+	"github.com/sessionkv/session/internal/filelock"
 	"github.com/sessionkv/session/internal/location"
 )
 
@@ -67,11 +67,6 @@ const (
 	filePerm = 0o600
 
 	defaultTempFileGrace = time.Hour
-
-	// Polling a flock held by another process starts after lockFirstRetry
-	// and doubles up to lockMaxRetry.
-	lockFirstRetry = time.Millisecond
-	lockMaxRetry   = 50 * time.Millisecond
 )
 
 // FileStoreOptions configures a FileStore. A nil *FileStoreOptions means
@@ -110,25 +105,17 @@ type FileStoreOptions struct {
 // backend. Create it with NewFileStore. It is safe for concurrent use, by
 // goroutines and by processes sharing the directory.
 type FileStore struct {
-	dir     string
-	prefix  string   // the cookie name, before each key
-	st      Settings // a copy
-	noSync  bool
-	grace   time.Duration
-	log     *slog.Logger
-	closed  closer.Flag
-	stripes [lockStripes]stripe
-}
-
-// stripe is one of the locks the keys are spread over: mu serializes this
-// process's goroutines (a *flock.Flock does not exclude goroutines of one
-// process from one another), then file excludes other processes.
-type stripe struct {
-	// mu is held from sending a value into it until receiving it back; a
-	// 1-buffered channel rather than a sync.Mutex, so that a wait for it
-	// can end with the context.
-	mu   chan struct{}
-	file *flock.Flock // <dir>/.djangosession-locks/NN.lock, never removed
+	dir    string
+	prefix string   // the cookie name, before each key
+	st     Settings // a copy
+	noSync bool
+	grace  time.Duration
+	log    *slog.Logger
+	closed closer.Flag
+	// locks are what the keys' writes are spread over: an in-process lock,
+	// then a flock(2) of <dir>/.djangosession-locks/NN.lock (see package
+	// filelock).
+	locks [lockStripes]*filelock.Lock
 }
 
 var (
@@ -202,11 +189,8 @@ func NewFileStore(dir string, settings *Settings, opts *FileStoreOptions) (*File
 		}
 	}
 	s := &FileStore{dir: dir, prefix: prefix, st: st, noSync: o.NoSync, grace: o.TempFileGrace, log: o.Logger}
-	for i := range s.stripes {
-		s.stripes[i] = stripe{
-			mu:   make(chan struct{}, 1),
-			file: flock.New(filepath.Join(lockDir, strconv.Itoa(i)+".lock"), flock.SetPermissions(filePerm)),
-		}
+	for i := range s.locks {
+		s.locks[i] = filelock.New(filepath.Join(lockDir, strconv.Itoa(i)+".lock"), filePerm)
 	}
 	return s, nil
 }
@@ -705,11 +689,10 @@ func (s *FileStore) Close() error {
 	if s.closed.Close() {
 		return nil
 	}
-	// Taking each stripe waits for the write holding it; writers check
-	// closed once they have the stripe, so none starts afterwards.
-	for i := range s.stripes {
-		s.stripes[i].mu <- struct{}{}
-		<-s.stripes[i].mu
+	// Waiting for each lock waits for the write holding it; writers check
+	// closed once they have their lock, so none starts afterwards.
+	for _, l := range s.locks {
+		l.Wait()
 	}
 	return nil
 }
@@ -719,68 +702,29 @@ func (s *FileStore) String() string {
 	return fmt.Sprintf("djangosession.FileStore(%s, files %s<key>)", s.dir, s.prefix)
 }
 
-// stripeOf returns the lock stripe of key.
-func (s *FileStore) stripeOf(key string) *stripe {
+// lockOf returns the lock of key.
+func (s *FileStore) lockOf(key string) *filelock.Lock {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return &s.stripes[h.Sum32()%lockStripes]
+	return s.locks[h.Sum32()%lockStripes]
 }
 
-// lock takes key's stripe: its in-process lock, then its file lock. It
+// lock takes key's lock: its in-process lock, then its file lock. It
 // fails with the context's error, or session.ErrClosed once the store is
 // closed; a wait for either lock ends when ctx is done.
-func (s *FileStore) lock(ctx context.Context, key string) (*stripe, error) {
-	st := s.stripeOf(key)
-	select {
-	case st.mu <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("djangosession: waiting for a session lock in this process: %w", ctx.Err())
+func (s *FileStore) lock(ctx context.Context, key string) (*filelock.Lock, error) {
+	l := s.lockOf(key)
+	if err := l.Lock(ctx, s.closed.Check); err != nil {
+		return nil, fmt.Errorf("djangosession: session lock: %w", err)
 	}
-	if err := s.closed.Check(ctx); err != nil {
-		<-st.mu
-		return nil, err
-	}
-	if err := lockFile(ctx, st.file); err != nil {
-		<-st.mu
-		return nil, err
-	}
-	return st, nil
-}
-
-// lockFile takes f. An uncontended lock costs one non-blocking flock(2); a
-// contended one is polled with a growing delay until it is free or ctx is
-// done, or, when ctx can never be done, waited for in the kernel.
-func lockFile(ctx context.Context, f *flock.Flock) error {
-	ok, err := f.TryLock()
-	if err == nil && !ok && ctx.Done() == nil {
-		err, ok = f.Lock(), true
-	}
-	if err != nil {
-		return fmt.Errorf("djangosession: lock %s: %w", f.Path(), err)
-	}
-	delay := lockFirstRetry
-	for !ok {
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("djangosession: waiting for the lock %s, held by another process or FileStore: %w", f.Path(), ctx.Err())
-		case <-t.C:
-		}
-		if ok, err = f.TryLock(); err != nil {
-			return fmt.Errorf("djangosession: lock %s: %w", f.Path(), err)
-		}
-		delay = min(2*delay, lockMaxRetry)
-	}
-	return nil
+	return l, nil
 }
 
 // unlock releases what lock took. Releasing a flock cannot fail short of a
 // bad descriptor; such a failure is logged, and the kernel drops the lock
 // with the descriptor anyway.
-func (s *FileStore) unlock(st *stripe) {
-	if err := st.file.Unlock(); err != nil {
-		s.log.Error("djangosession: unlock", "lock", st.file.Path(), "err", err)
+func (s *FileStore) unlock(l *filelock.Lock) {
+	if err := l.Unlock(); err != nil {
+		s.log.Error("djangosession: unlock", "lock", l.Path(), "err", err)
 	}
-	<-st.mu
 }

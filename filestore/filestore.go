@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/internal/closer"
+	"github.com/sessionkv/session/internal/filelock"
 	"github.com/sessionkv/session/internal/location"
 )
 
@@ -169,10 +169,9 @@ func New(dir string, opts *Options) (*Store, error) {
 	for i := range s.shards {
 		name := shardName(i)
 		s.shards[i] = shard{
-			stripe: make(chan struct{}, 1),
-			name:   name,
-			dir:    filepath.Join(dir, name),
-			lock:   flock.New(filepath.Join(lockDir, name+lockSuffix), flock.SetPermissions(filePerm)),
+			name: name,
+			dir:  filepath.Join(dir, name),
+			lock: filelock.New(filepath.Join(lockDir, name+lockSuffix), filePerm),
 		}
 	}
 	return s, nil
