@@ -41,7 +41,9 @@
 //
 // Records are stored under StoreKey(id), the SHA-256 of the ID, so a leaked
 // store holds no usable cookie and no server-side store ever sees client
-// input as a key.
+// input as a key. Options.IDs (an IDScheme) replaces that scheme, and a
+// RecordCodec the record's format, to share sessions with another program
+// in its own layout: package djangosession does so for Django.
 //
 // # Type model
 //
