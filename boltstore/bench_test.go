@@ -28,16 +28,6 @@ func record(tb testing.TB) []byte {
 	return b
 }
 
-// runWriters runs n calls of op spread over writers goroutines and returns
-// the elapsed time; a failed call fails tb.
-func runWriters(tb testing.TB, n, writers int, op func(i int) error) time.Duration {
-	start := time.Now()
-	if err := testkit.InParallel(writers, n, op); err != nil {
-		tb.Error(err)
-	}
-	return time.Since(start)
-}
-
 // contender is one way of committing a session durably.
 type contender struct {
 	name    string
@@ -91,7 +81,7 @@ func BenchmarkCommit(b *testing.B) {
 			elapsed := make([]time.Duration, len(contenders))
 			for b.Loop() {
 				for j, c := range contenders {
-					elapsed[j] += runWriters(b, c.ops, cmp.Or(c.writers, writers), c.op)
+					elapsed[j] += testkit.TimedInParallel(b, cmp.Or(c.writers, writers), c.ops, c.op)
 				}
 			}
 			rate := func(j int) float64 {
@@ -110,7 +100,7 @@ func BenchmarkCommit(b *testing.B) {
 		s, _ := open(b, &boltstore.Options{NoSync: true})
 		ctx := context.Background()
 		b.ReportAllocs()
-		elapsed := runWriters(b, b.N, 64, func(i int) error {
+		elapsed := testkit.TimedInParallel(b, 64, b.N, func(i int) error {
 			return s.Save(ctx, storetest.Key(fmt.Sprint(i%4096)), session.Record{Data: data, Expires: exp})
 		})
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commits/s")
@@ -213,7 +203,7 @@ func populatedPath(b *testing.B, n int) string {
 	}
 	data := record(b)
 	exp := time.Now().Add(24 * time.Hour)
-	runWriters(b, n, 64, func(i int) error {
+	testkit.TimedInParallel(b, 64, n, func(i int) error {
 		return s.Save(context.Background(), storetest.Key(fmt.Sprint(i)), session.Record{Data: data, Expires: exp})
 	})
 	if err := s.Close(); err != nil {
@@ -315,7 +305,7 @@ func BenchmarkSweep(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
-				runWriters(b, expired, 64, func(j int) error {
+				testkit.TimedInParallel(b, 64, expired, func(j int) error {
 					return s.Save(ctx, storetest.Key(fmt.Sprint("expired-", i, "-", j)),
 						session.Record{Data: data, Expires: clk.Now().Add(-time.Minute)})
 				})

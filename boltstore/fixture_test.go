@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkv/session"
 	"github.com/sessionkv/session/boltstore"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/storetest"
 )
 
@@ -80,7 +81,7 @@ func buildFixture(tb testing.TB, dir string) *fixture {
 		recs[i] = rec
 	}
 	ctx := context.Background()
-	runWriters(tb, len(recs), 8, func(i int) error { return s.Save(ctx, fixtureName(i), recs[i]) })
+	testkit.TimedInParallel(tb, 8, len(recs), func(i int) error { return s.Save(ctx, fixtureName(i), recs[i]) })
 	var deletes []string
 	for i, rec := range recs {
 		key := fixtureName(i)
@@ -97,7 +98,7 @@ func buildFixture(tb testing.TB, dir string) *fixture {
 	// Concurrent deletes share transactions, as under load: the pages they
 	// free are not all reused at once, so many deleted sessions stay in
 	// the file.
-	runWriters(tb, len(deletes), 32, func(i int) error { return s.Delete(ctx, deletes[i]) })
+	testkit.TimedInParallel(tb, 32, len(deletes), func(i int) error { return s.Delete(ctx, deletes[i]) })
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}

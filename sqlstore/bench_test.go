@@ -25,16 +25,6 @@ func record(tb testing.TB) []byte {
 	return b
 }
 
-// runWriters runs n calls of op spread over writers goroutines and returns
-// the elapsed time; a failed call fails tb.
-func runWriters(tb testing.TB, n, writers int, op func(i int) error) time.Duration {
-	start := time.Now()
-	if err := testkit.InParallel(writers, n, op); err != nil {
-		tb.Error(err)
-	}
-	return time.Since(start)
-}
-
 // rawUpsert is the raw contender's statement: the store's own upsert, run
 // as a statement of its own (one implicit transaction, one commit).
 func rawUpsert(d sqlstore.Dialect) string {
@@ -110,7 +100,7 @@ func BenchmarkCommit(b *testing.B) {
 				var elapsed [2]time.Duration
 				for b.Loop() {
 					for j, op := range ops {
-						elapsed[j] += runWriters(b, perRound, writers, op)
+						elapsed[j] += testkit.TimedInParallel(b, writers, perRound, op)
 					}
 				}
 				rate := func(j int) float64 { return float64(perRound*b.N) / elapsed[j].Seconds() }
@@ -257,7 +247,7 @@ func BenchmarkSweep(b *testing.B) {
 			ctx := context.Background()
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
-				runWriters(b, expired, 64, func(j int) error {
+				testkit.TimedInParallel(b, 64, expired, func(j int) error {
 					return s.Save(ctx, storetest.Key(fmt.Sprint("expired-", i, "-", j)),
 						session.Record{Data: data, Expires: clk.Now().Add(-time.Minute)})
 				})

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -114,4 +115,14 @@ func InParallel(goroutines, n int, fn func(i int) error) error {
 	default:
 		return nil
 	}
+}
+
+// TimedInParallel is InParallel, timed: it returns how long the n calls
+// took, and marks tb failed (without stopping it) when one fails.
+func TimedInParallel(tb testing.TB, goroutines, n int, fn func(i int) error) time.Duration {
+	start := time.Now()
+	if err := InParallel(goroutines, n, fn); err != nil {
+		tb.Error(err)
+	}
+	return time.Since(start)
 }
