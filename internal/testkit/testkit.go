@@ -1,6 +1,7 @@
 // Package testkit holds helpers shared by the tests and benchmarks of this
 // module and of the bench and e2e modules nested in it: a fake clock, a log
-// sink, and the realistic session the benchmarks work on. It is not for use
+// sink, the realistic session the benchmarks work on, and loopback ports for
+// the servers tests start. It is not for use
 // outside them.
 //
 // It imports only the standard library and nothing from this module, so

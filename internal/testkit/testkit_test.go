@@ -75,3 +75,19 @@ func TestInParallel_CallsEachIndexOnceAndReturnsAnError(t *testing.T) {
 		t.Errorf("InParallel = %v, want the failing call's error", err)
 	}
 }
+
+func TestFreePort(t *testing.T) {
+	low := ephemeralLow()
+	for range 20 {
+		port, err := FreePort(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < minServerPort || port+100 >= low {
+			t.Fatalf("FreePort(100) = %d, want within [%d, %d)", port, minServerPort, low-100)
+		}
+	}
+	if _, err := FreePort(low); err == nil {
+		t.Fatal("FreePort with an offset past the ephemeral range found a port")
+	}
+}

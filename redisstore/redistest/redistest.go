@@ -16,7 +16,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -232,28 +231,20 @@ func (s *Server) launch() error {
 }
 
 // freePort returns a loopback port that is free now, and whose cluster bus
-// port (port+10000) is too when cluster is set. Another process may still
-// take it before the server binds it; start retries then.
+// port (port+10000) is too when cluster is set, below the ephemeral ports
+// so that Restart can have it back. Another process may still take it
+// before the server binds it; start retries then.
 func freePort(tb testing.TB, cluster bool) int {
 	tb.Helper()
-	for range 100 {
-		port := 20000 + rand.IntN(30000)
-		if !portFree(port) || (cluster && !portFree(port+10000)) {
-			continue
-		}
-		return port
+	var offsets []int
+	if cluster {
+		offsets = []int{10000}
 	}
-	tb.Fatal("redistest: no free loopback port found")
-	return 0
-}
-
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	port, err := testkit.FreePort(offsets...)
 	if err != nil {
-		return false
+		tb.Fatalf("redistest: %v", err)
 	}
-	_ = l.Close()
-	return true
+	return port
 }
 
 // Cluster is a Redis Cluster of primaries without replicas.

@@ -89,7 +89,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -104,6 +103,8 @@ import (
 	// The database/sql drivers, registered as "mysql" and "pgx".
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // RequirePostgresEnv is the environment variable that, set to "1", turns a
@@ -667,20 +668,10 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// freePort returns a loopback port that is free now. Another process may
-// still take it before the server binds it; newServer retries then.
-func freePort() (int, error) {
-	for range 100 {
-		port := 20000 + rand.IntN(30000)
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		_ = l.Close()
-		return port, nil
-	}
-	return 0, errors.New("no free loopback port found")
-}
+// freePort returns a loopback port that is free now, below the ephemeral
+// ports so that Restart can have it back. Another process may still take
+// it before the server binds it; newServer retries then.
+func freePort() (int, error) { return testkit.FreePort() }
 
 // removeAll removes dir, retrying for a while: the processes of a killed
 // server may still be exiting.
