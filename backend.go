@@ -18,18 +18,20 @@ type backend interface {
 	// is loaded by.
 	keyOf(id string) string
 	// load returns the record under key, or an error wrapping ErrNotFound
-	// or ErrCorrupt.
-	load(ctx context.Context, key string) (Record, error)
+	// or ErrCorrupt. When dst is not nil and the store can, the record's
+	// data is appended to dst, and appended reports it.
+	load(ctx context.Context, key string, dst []byte) (rec Record, appended bool, err error)
 	// create writes the record of a new session and returns its cookie
 	// value and key.
 	create(ctx context.Context, rec Record) (id, key string, err error)
 	// replace writes next(current record) over the record under key, but
-	// only while that record exists (otherwise ErrSessionInterrupted). A
-	// sealed backend returns the session's new cookie value and key; a
+	// only while that record exists: next is called with found false when
+	// it does not, and must then fail with ErrSessionInterrupted. A sealed
+	// backend returns the session's new cookie value and key; a
 	// server-side one returns id "" and the key unchanged. With inPlace,
 	// the check and the write are one atomic step and next sees the stored
 	// record; otherwise next gets the zero Record.
-	replace(ctx context.Context, key string, next func(cur Record) (Record, error)) (id, newKey string, err error)
+	replace(ctx context.Context, key string, next func(cur Record, found bool) (Record, error)) (id, newKey string, err error)
 	// inPlace reports whether replace reads and writes the stored record
 	// atomically, so a commit can merge into it and a refresh can push its
 	// expiry forward without rewriting the data.
@@ -55,6 +57,7 @@ func newBackend(store Store, log logger, cookieName string, ids IDScheme) backen
 	}
 	b := serverBackend{store: store, log: log, ids: ids}
 	b.updater, _ = As[Updater](store)
+	b.appender, _ = As[LoadAppender](store)
 	return b
 }
 
@@ -67,10 +70,11 @@ type logger interface {
 // its IDScheme gives the session ID (with DefaultIDs, never a live cookie
 // value).
 type serverBackend struct {
-	store   Store
-	ids     IDScheme
-	updater Updater // store as an Updater, or nil
-	log     logger
+	store    Store
+	ids      IDScheme
+	updater  Updater      // store as an Updater, or nil
+	appender LoadAppender // store as a LoadAppender, or nil
+	log      logger
 }
 
 func (b serverBackend) accepts(v string) bool  { return b.ids.ValidID(v) }
@@ -81,8 +85,13 @@ func (b serverBackend) remove(ctx context.Context, k string) error {
 	return b.store.Delete(ctx, k)
 }
 
-func (b serverBackend) load(ctx context.Context, key string) (Record, error) {
-	return b.store.Load(ctx, key)
+func (b serverBackend) load(ctx context.Context, key string, dst []byte) (Record, bool, error) {
+	if dst != nil && b.appender != nil {
+		rec, err := b.appender.LoadAppend(ctx, key, dst)
+		return rec, err == nil, err
+	}
+	rec, err := b.store.Load(ctx, key)
+	return rec, false, err
 }
 
 func (b serverBackend) create(ctx context.Context, rec Record) (string, string, error) {
@@ -96,22 +105,16 @@ func (b serverBackend) create(ctx context.Context, rec Record) (string, string, 
 
 // replace is atomic with an Updater. Without one it loads, then saves: a
 // delete that lands between the two is overwritten.
-func (b serverBackend) replace(ctx context.Context, key string, next func(Record) (Record, error)) (string, string, error) {
+func (b serverBackend) replace(ctx context.Context, key string, next func(Record, bool) (Record, error)) (string, string, error) {
 	if b.updater != nil {
-		err := b.updater.UpdateRecord(ctx, key, func(cur Record, found bool) (Record, error) {
-			if !found {
-				return Record{}, ErrSessionInterrupted
-			}
-			return next(cur)
-		})
-		return "", key, err
+		return "", key, b.updater.UpdateRecord(ctx, key, next)
 	}
 	if _, err := b.store.Load(ctx, key); errors.Is(err, ErrNotFound) {
 		return "", key, ErrSessionInterrupted
 	} else if err != nil {
 		return "", key, err
 	}
-	rec, err := next(Record{})
+	rec, err := next(Record{}, true)
 	if err != nil {
 		return "", key, err
 	}
@@ -164,8 +167,9 @@ func (b sealedBackend) inPlace() bool                        { return false }
 func (b sealedBackend) sealed() bool                         { return true }
 func (b sealedBackend) retire(context.Context, string) error { return nil }
 func (b sealedBackend) remove(context.Context, string) error { return nil }
-func (b sealedBackend) load(ctx context.Context, key string) (Record, error) {
-	return b.store.Load(ctx, key)
+func (b sealedBackend) load(ctx context.Context, key string, _ []byte) (Record, bool, error) {
+	rec, err := b.store.Load(ctx, key)
+	return rec, false, err
 }
 
 func (b sealedBackend) create(_ context.Context, rec Record) (string, string, error) {
@@ -173,8 +177,8 @@ func (b sealedBackend) create(_ context.Context, rec Record) (string, string, er
 	return v, v, err
 }
 
-func (b sealedBackend) replace(ctx context.Context, _ string, next func(Record) (Record, error)) (string, string, error) {
-	rec, err := next(Record{})
+func (b sealedBackend) replace(ctx context.Context, _ string, next func(Record, bool) (Record, error)) (string, string, error) {
+	rec, err := next(Record{}, true)
 	if err != nil {
 		return "", "", err
 	}

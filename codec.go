@@ -242,34 +242,33 @@ func (MsgpackCodec) Decode(data []byte) (map[string]any, error) {
 	return v.(map[string]any), nil
 }
 
-// mergeSpan is one entry of an encoded map kept by Merge: its key and value
-// bytes, copied verbatim.
-type mergeSpan struct{ start, end int }
-
 // Merge implements Merger. It walks the encoded map without building its
 // values: untouched entries are copied byte for byte, so their cost is a
 // scan and a copy, not a decode and an encode.
 func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error) {
-	d := getDecoder(encoded)
-	var stack [16]mergeSpan
-	kept, err := d.scanMap(stack[:0], changed)
-	if err := d.finish(err); err != nil {
+	scratch := mergeScratch.Get().(*[]rawEntry)
+	defer putMergeScratch(scratch)
+	entries, err := indexMsgpack((*scratch)[:0], encoded)
+	*scratch = entries
+	if err != nil {
 		return dst, err
 	}
-	set := 0
-	for k := range changed {
-		if _, ok := values[k]; ok {
-			set++
+	n := 0
+	for i := range entries {
+		if _, ok := changed[string(encoded[entries[i].key:entries[i].val])]; ok {
+			entries[i].dead = true
+		} else {
+			n++
 		}
 	}
+	for k := range changed {
+		if _, ok := values[k]; ok {
+			n++
+		}
+	}
+	dst = appendEntries(appendMapLen(dst, n), encoded, entries)
 	e := getEncoder(dst)
 	defer e.release()
-	if err := e.enc.EncodeMapLen(len(kept) + set); err != nil {
-		return dst, err
-	}
-	for _, sp := range kept {
-		e.w.b = append(e.w.b, encoded[sp.start:sp.end]...)
-	}
 	for k := range changed {
 		if v, ok := values[k]; ok {
 			if err := e.encodeEntry(k, v); err != nil {
@@ -280,31 +279,17 @@ func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed ma
 	return e.w.b, nil
 }
 
-// scanMap walks the top-level map and appends the spans of the entries
-// whose keys are not in changed.
-func (d *msgpackDecoder) scanMap(kept []mergeSpan, changed map[string]struct{}) ([]mergeSpan, error) {
-	n, err := d.mapLen()
-	if err != nil {
-		return nil, err
-	}
-	for range n {
-		start := d.pos()
-		ks, kn, err := d.skipKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := d.skipValue(0); err != nil {
-			return nil, err
-		}
-		if _, ok := changed[string(d.data[ks:ks+kn])]; !ok {
-			kept = append(kept, mergeSpan{start, d.pos()})
-		}
-	}
-	return kept, nil
-}
-
-// mapLen reads a map header and claims its entries from the budget.
+// mapLen reads a map header and claims its entries from the budget. The
+// msgpack decoder would also take an extension header before the map, a
+// form this package never writes and the index pass refuses.
 func (d *msgpackDecoder) mapLen() (int, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if !msgpcode.IsFixedMap(c) && c != msgpcode.Map16 && c != msgpcode.Map32 {
+		return 0, fmt.Errorf("code 0x%02x at offset %d, want a map", c, d.pos())
+	}
 	n, err := d.dec.DecodeMapLen()
 	if err == nil {
 		err = d.claim(n, 2) // a key and a value
@@ -362,69 +347,6 @@ func (d *msgpackDecoder) seek(off int) error {
 	}
 	_, err := d.r.Seek(int64(off), io.SeekStart)
 	return err
-}
-
-// fixedSize is the encoded size of scalars whose size the code fixes, or 0.
-func fixedSize(c byte) int {
-	switch {
-	case msgpcode.IsFixedNum(c), c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
-		return 1
-	case c == msgpcode.Int8 || c == msgpcode.Uint8:
-		return 2
-	case c == msgpcode.Int16 || c == msgpcode.Uint16:
-		return 3
-	case c == msgpcode.Int32 || c == msgpcode.Uint32 || c == msgpcode.Float:
-		return 5
-	case c == msgpcode.Int64 || c == msgpcode.Uint64 || c == msgpcode.Double:
-		return 9
-	}
-	return 0
-}
-
-// skipValue moves past one value sitting inside depth containers, checking
-// it as decodeValue would, without building it.
-func (d *msgpackDecoder) skipValue(depth int) error {
-	if depth > maxDepth {
-		return errTooDeep
-	}
-	c, err := d.dec.PeekCode()
-	if err != nil {
-		return err
-	}
-	if n := fixedSize(c); n > 0 {
-		return d.seek(d.pos() + n)
-	}
-	switch {
-	case msgpcode.IsString(c), msgpcode.IsBin(c), msgpcode.IsExt(c):
-		_, _, err := d.skipPayload(c)
-		return err
-	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		n, err := d.arrayLen()
-		if err != nil {
-			return err
-		}
-		for range n {
-			if err := d.skipValue(depth + 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
-		n, err := d.mapLen()
-		if err != nil {
-			return err
-		}
-		for range n {
-			if _, _, err := d.skipKey(); err != nil {
-				return err
-			}
-			if err := d.skipValue(depth + 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("unexpected code 0x%02x", c)
 }
 
 // decodeMsgpackValue decodes one msgpack value of any model type that sits

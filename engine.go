@@ -91,7 +91,8 @@ type Engine struct {
 	backend backend // where sessions live: see persist.go
 	opts    Options
 	log     *slog.Logger
-	sweeper *sweeper // nil when the store cannot sweep or sweeping is off
+	sweeper *sweeper    // nil when the store cannot sweep or sweeping is off
+	cookie  cookieAttrs // the session cookie's fixed attributes, rendered
 }
 
 // New returns an engine that keeps sessions in store. A nil opts means
@@ -137,6 +138,7 @@ func New(store Store, opts *Options) (*Engine, error) {
 	if o.ErrorHandler == nil {
 		e.opts.ErrorHandler = e.defaultErrorHandler
 	}
+	e.cookie = e.newCookieAttrs()
 	e.backend = newBackend(store, e.log, o.CookieName, o.IDs)
 	if sw, ok := As[Sweeper](store); ok && o.SweepInterval > 0 {
 		e.sweeper = startSweeper(sw, o.SweepInterval, e.log, time.After)

@@ -14,9 +14,9 @@ func (s *Session) AddFlash(msg any) {
 		s.failLocked("AddFlash", FlashKey, err)
 		return
 	}
-	list, _ := s.values[FlashKey].([]any)
-	s.values[FlashKey] = append(list, n)
-	s.changedLocked(FlashKey)
+	v, _ := s.getLocked(FlashKey)
+	list, _ := v.([]any)
+	s.d.set(FlashKey, append(list, n))
 }
 
 // Flashes returns the pending flash messages and removes them from the

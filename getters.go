@@ -28,7 +28,14 @@ func (s *Session) GetBool(key string) (v bool, ok bool) {
 // (as the JSON codec may return) is accepted too. ok is false when the key is
 // absent or its value is not an integer that fits.
 func (s *Session) GetInt64(key string) (int64, bool) {
-	x, _ := s.Get(key)
+	s.mu.Lock()
+	s.readLocked()
+	if n, ok, read := s.d.rawInt(key); read {
+		s.mu.Unlock()
+		return n, ok
+	}
+	x, _ := s.getLocked(key)
+	s.mu.Unlock()
 	switch n := x.(type) {
 	case int64:
 		return n, true

@@ -105,6 +105,12 @@ func (s *mapStore) Load(ctx context.Context, key string) (Record, error) {
 	return rec, nil
 }
 
+func (s *mapStore) LoadAppend(ctx context.Context, key string, dst []byte) (Record, error) {
+	rec, err := s.Load(ctx, key)
+	rec.Data = append(dst, rec.Data...)
+	return rec, err
+}
+
 func (s *mapStore) Save(ctx context.Context, key string, rec Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -51,8 +51,18 @@ func ValidID(id string) bool {
 // client input as a key or file name (a Sealer's keys are its cookie
 // values). It does not validate id.
 func StoreKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
+	var sum [sha256.Size]byte
+	if len(id) <= 64 {
+		// An ID of the usual length (43 bytes; Django's, 32) is hashed
+		// from the stack.
+		var b [64]byte
+		sum = sha256.Sum256(b[:copy(b[:], id)])
+	} else {
+		sum = sha256.Sum256([]byte(id))
+	}
+	var key [2 * sha256.Size]byte
+	hex.Encode(key[:], sum[:])
+	return string(key[:])
 }
 
 // ValidStoreKey reports whether key has the shape of StoreKey's output: 64

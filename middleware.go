@@ -44,21 +44,24 @@ var errResponseReplaced = errors.New("session: response replaced by the session 
 func (e *Engine) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var clientID string
-		c, err := r.Cookie(e.opts.CookieName)
-		hadCookie := err == nil
+		value, hadCookie := requestCookie(r.Header, e.opts.CookieName)
 		if hadCookie {
-			if e.backend.accepts(c.Value) {
-				clientID = c.Value
+			if e.backend.accepts(value) {
+				clientID = value
 			} else {
-				e.log.DebugContext(r.Context(), "session: malformed session cookie ignored", "bytes", len(c.Value))
+				e.log.DebugContext(r.Context(), "session: malformed session cookie ignored", "bytes", len(value))
 			}
 		}
 		// Store and log calls get the request's context without the
 		// session, so nothing they call can wait for the session's lock.
 		base := r.Context()
-		s := &Session{engine: e, ctx: base, id: clientID}
-		r = r.WithContext(NewContext(base, s))
-		cw := &commitWriter{ResponseWriter: w, engine: e, session: s, req: r, ctx: base,
+		st := new(requestState)
+		s := &st.session
+		s.engine, s.ctx, s.id, s.recycle = e, base, clientID, true
+		st.ctx = sessionContext{Context: base, s: s}
+		r = r.WithContext(&st.ctx)
+		cw := &st.writer
+		*cw = commitWriter{ResponseWriter: w, engine: e, session: s, req: r, ctx: base,
 			hadCookie: hadCookie, clientID: clientID}
 		next.ServeHTTP(cw, r)
 		if cw.committed {
@@ -66,7 +69,32 @@ func (e *Engine) Middleware(next http.Handler) http.Handler {
 		} else {
 			cw.commit(http.StatusOK)
 		}
+		s.release()
 	})
+}
+
+// requestState is what the middleware keeps for one request, in one
+// allocation: the session, the writer that commits it and the context that
+// carries it.
+type requestState struct {
+	session Session
+	writer  commitWriter
+	ctx     sessionContext
+}
+
+// sessionContext is a request's context carrying its session, as
+// NewContext makes, kept in the request's requestState.
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+// Value implements context.Context.
+func (c *sessionContext) Value(key any) any {
+	if _, ok := key.(contextKey); ok {
+		return c.s
+	}
+	return c.Context.Value(key)
 }
 
 // commitWriter commits the session before anything reaches the client.
@@ -82,6 +110,10 @@ type commitWriter struct {
 	failed    bool   // the ErrorHandler wrote the response
 	status    int    // the status committed with
 	version   uint64 // the session's version when committed
+	// spare holds the first value of the headers a commit adds (Vary,
+	// Set-Cookie) when the handler set none, so that adding them does
+	// not allocate.
+	spare spareHeaders
 }
 
 // WriteHeader implements http.ResponseWriter.
@@ -169,7 +201,7 @@ func (w *commitWriter) commit(status int) bool {
 func (w *commitWriter) commitSession(status int) (string, uint64, error) {
 	w.session.mu.Lock()
 	defer w.session.mu.Unlock()
-	return w.engine.commit(w.ctx, w.session, w.Header(), status, w.hadCookie)
+	return w.engine.commit(w.ctx, w.session, w.Header(), &w.spare, status, w.hadCookie)
 }
 
 // commitLate saves changes made after the response started.

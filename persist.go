@@ -15,10 +15,12 @@ import (
 // what a request writes and which cookie it sends. Session holds the state
 // and the dictionary methods; every method here runs with s.mu held.
 
-// load fills s from the backend, on the session's first use.
+// load fills s from the backend, on the session's first use. A session of
+// the middleware (recycle) has its record read into a recycled buffer when
+// the store can, given back when the request is over (Session.release).
 func (e *Engine) load(ctx context.Context, s *Session) {
 	s.loaded = true
-	s.values = map[string]any{}
+	s.d.reset()
 	s.ctx = nil
 	if s.id == "" {
 		return
@@ -26,7 +28,25 @@ func (e *Engine) load(ctx context.Context, s *Session) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rec, err := e.backend.load(ctx, e.storeKey(s))
+	var buf *[]byte
+	var dst []byte
+	if s.recycle {
+		buf = encodeBuffers.Get().(*[]byte)
+		dst = (*buf)[:0]
+	}
+	rec, appended, err := e.backend.load(ctx, e.storeKey(s), dst)
+	if appended {
+		*buf = rec.Data
+	} else if buf != nil {
+		putEncodeBuffer(buf)
+		buf = nil
+	}
+	kept := false
+	defer func() {
+		if buf != nil && !kept {
+			putEncodeBuffer(buf)
+		}
+	}()
 	switch {
 	case errors.Is(err, ErrCorrupt):
 		e.dropCorrupt(ctx, s, err)
@@ -42,13 +62,42 @@ func (e *Engine) load(ctx context.Context, s *Session) {
 		s.setID("")
 		return
 	}
-	values, exp, err := decodeRecord(rec.Data, e.opts.Codec)
+	exp, kept, err := loadRecord(&s.d, rec.Data, e.opts.Codec, buf)
 	if err != nil {
 		e.dropCorrupt(ctx, s, err)
 		return
 	}
-	s.values, s.expiry, s.stored, s.recExpires = values, exp, true, rec.Expires
-	s.userID = owner(e.opts.Codec, values, rec.UserID)
+	s.expiry, s.stored, s.recExpires = exp, true, rec.Expires
+	s.userID = rec.UserID
+	s.userID = s.ownerLocked()
+}
+
+// reload reads the record of a released session again (Session.release),
+// keeping what the session changed, its expiry choice and its owner on
+// top. If the record cannot be read any more, the session goes on without
+// the values it did not change, and a commit then finds the record gone
+// (ErrSessionInterrupted) or replaces what cannot be read, as any commit
+// does.
+func (e *Engine) reload(s *Session) {
+	s.loaded, s.released = true, false
+	if !s.stored || s.id == "" {
+		return
+	}
+	ctx := context.Background()
+	rec, _, err := e.backend.load(ctx, e.storeKey(s), nil)
+	if err == nil && rec.Expired(e.now()) {
+		err = ErrNotFound
+	}
+	if err == nil {
+		var payload []byte
+		if _, payload, err = parseEnvelope(rec.Data); err == nil {
+			err = s.d.indexRaw(payload, nil)
+		}
+	}
+	if err != nil {
+		e.log.WarnContext(ctx, "session: reading a session again after its request failed",
+			"key", e.storeKey(s), "err", err)
+	}
 }
 
 // storeKey returns the key of s's record, derived from its ID once per ID.
@@ -94,7 +143,12 @@ func (e *Engine) save(ctx context.Context, s *Session) error {
 	defer done()
 	var id, key string
 	if s.stored {
-		id, key, err = e.backend.replace(ctx, e.storeKey(s), func(Record) (Record, error) { return rec, nil })
+		id, key, err = e.backend.replace(ctx, e.storeKey(s), func(_ Record, found bool) (Record, error) {
+			if !found {
+				return Record{}, ErrSessionInterrupted
+			}
+			return rec, nil
+		})
 	} else {
 		id, key, err = e.backend.create(ctx, rec)
 	}
@@ -116,16 +170,19 @@ func (e *Engine) save(ctx context.Context, s *Session) error {
 func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 	buf := encodeBuffers.Get().(*[]byte)
 	defer putEncodeBuffer(buf)
-	var merged Record
-	var mergedExp expiry
 	ch := s.changesLocked()
-	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record) (Record, error) {
+	// The closure keeps its results in s, so that it captures nothing it
+	// assigns: a commit then allocates the closure alone.
+	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record, found bool) (Record, error) {
+		if !found {
+			return Record{}, ErrSessionInterrupted
+		}
 		data, exp, values, err := mergeRecord((*buf)[:0], cur.Data, e.opts.Codec, ch)
 		if errors.Is(err, ErrCorrupt) {
 			// The stored record cannot be read any more: this session's
 			// view replaces it.
-			exp, values = s.expiry, s.values
-			data, err = encodeRecord((*buf)[:0], e.opts.Codec, s.values, exp)
+			exp, values = s.expiry, nil
+			data, err = encodeSession((*buf)[:0], e.opts.Codec, &s.d, exp)
 		}
 		if err != nil {
 			return Record{}, err
@@ -143,9 +200,9 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 			}
 			uid = owner(e.opts.Codec, values, uid)
 		}
-		merged = Record{Data: data, Expires: e.recordExpiry(exp, now), UserID: uid}
-		mergedExp = exp
-		return merged, nil
+		s.merged = Record{Data: data, Expires: e.recordExpiry(exp, now), UserID: uid}
+		s.mergedExp = exp
+		return s.merged, nil
 	})
 	switch {
 	case errors.Is(err, ErrSessionInterrupted):
@@ -155,8 +212,9 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 	case err != nil:
 		return fmt.Errorf("session: save: %w", err)
 	}
-	s.expiry, s.userID = mergedExp, merged.UserID
-	s.savedLocked(merged.Expires)
+	s.expiry, s.userID = s.mergedExp, s.merged.UserID
+	s.savedLocked(s.merged.Expires)
+	s.merged = Record{}
 	return nil
 }
 
@@ -164,23 +222,27 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 // that done returns to the pool.
 func (e *Engine) encode(s *Session, now time.Time) (rec Record, done func(), err error) {
 	buf := encodeBuffers.Get().(*[]byte)
-	data, err := encodeRecord((*buf)[:0], e.opts.Codec, s.values, s.expiry)
+	data, err := encodeSession((*buf)[:0], e.opts.Codec, &s.d, s.expiry)
 	*buf = data
 	done = func() { putEncodeBuffer(buf) }
 	if err != nil {
 		done()
 		return Record{}, nil, fmt.Errorf("session: encode: %w", err)
 	}
-	uid := owner(e.opts.Codec, s.values, s.userID)
+	uid := s.ownerLocked()
 	return Record{Data: data, Expires: e.recordExpiry(s.expiry, now), UserID: uid}, done, nil
 }
 
 // encodeBuffers recycles the buffers records are encoded into; stores copy
-// what they keep.
+// what they keep. Buffers up to maxPooledBuffer go back, so that commits of
+// large sessions do not allocate one each (the pool lets go of them at
+// garbage collections).
+const maxPooledBuffer = 1 << 20
+
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func putEncodeBuffer(b *[]byte) {
-	if cap(*b) <= 64<<10 {
+	if cap(*b) <= maxPooledBuffer {
 		encodeBuffers.Put(b)
 	}
 }
@@ -194,7 +256,10 @@ func (e *Engine) refresh(ctx context.Context, s *Session, now time.Time) error {
 		return e.save(ctx, s)
 	}
 	expires := e.recordExpiry(s.expiry, now)
-	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record) (Record, error) {
+	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record, found bool) (Record, error) {
+		if !found {
+			return Record{}, ErrSessionInterrupted
+		}
 		return Record{Data: cur.Data, Expires: expires, UserID: cur.UserID}, nil
 	})
 	if errors.Is(err, ErrSessionInterrupted) {
@@ -262,15 +327,16 @@ func (e *Engine) cycleKey(ctx context.Context, s *Session) error {
 }
 
 // commit applies Django's process_response to s: save it if needed and set
-// or delete its cookie in h. It returns the ID of a cookie it set, if any,
+// or delete its cookie in h, using spare (not nil) for the headers' first
+// values. It returns the ID of a cookie it set, if any,
 // and the session's version as committed.
-func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status int, hadCookie bool) (string, uint64, error) {
+func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, spare *spareHeaders, status int, hadCookie bool) (string, uint64, error) {
 	if s.loadErr != nil {
 		// The store failed: neither overwrite the record nor drop the cookie.
 		return "", s.version, s.loadErr
 	}
 	if s.accessed {
-		addVaryCookie(h)
+		addVaryCookie(h, &spare.vary)
 	}
 	now := e.now()
 	refresh := e.opts.SaveEveryRequest || e.needsIdleRefresh(s, now)
@@ -283,7 +349,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 	}
 	if s.isEmptyLocked() {
 		if hadCookie {
-			addVaryCookie(h)
+			addVaryCookie(h, &spare.vary)
 			h.Add("Set-Cookie", e.deletionCookie().String())
 		}
 		return "", s.version, nil
@@ -318,7 +384,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, status i
 		return "", s.version, err
 	}
 	s.reissue = false
-	h.Add("Set-Cookie", e.sessionCookie(s.id, browserClose, age, now).String())
+	addHeader(h, "Set-Cookie", e.sessionCookieLine(s.id, browserClose, age, now), &spare.setCookie)
 	return s.id, s.version, nil
 }
 

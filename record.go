@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -98,11 +99,50 @@ func decodeRecord(data []byte, c Codec) (map[string]any, expiry, error) {
 	return values, exp, nil
 }
 
+// loadRecord loads what encodeRecord wrote into d and returns the expiry
+// choice. With MsgpackCodec the values stay encoded, indexed by one pass
+// that checks the whole record, and each is decoded when first read; other
+// codecs decode them all. buf, if not nil, is the recycled buffer data lies
+// in: kept reports that d took it, to give back when done with data. Any
+// malformation gives an error wrapping ErrCorrupt.
+func loadRecord(d *dict, data []byte, c Codec, buf *[]byte) (exp expiry, kept bool, err error) {
+	if _, ok := c.(MsgpackCodec); ok {
+		exp, payload, err := parseEnvelope(data)
+		if err != nil {
+			return exp, false, err
+		}
+		err = d.index(payload, buf)
+		if !errors.Is(err, errNotIndexable) {
+			return exp, err == nil && buf != nil, err
+		}
+	}
+	values, exp, err := decodeRecord(data, c)
+	if err != nil {
+		return exp, false, err
+	}
+	d.fill(values)
+	return exp, false, nil
+}
+
+// encodeSession appends the record of the values d holds with the expiry
+// choice exp to dst. With MsgpackCodec, values loaded and not changed are
+// copied as they were stored, not encoded again.
+func encodeSession(dst []byte, c Codec, d *dict, exp expiry) ([]byte, error) {
+	if _, ok := c.(MsgpackCodec); ok {
+		return d.appendMsgpack(appendEnvelope(dst, exp))
+	}
+	values, err := d.toMap()
+	if err != nil {
+		return dst, err
+	}
+	return encodeRecord(dst, c, values, exp)
+}
+
 // mergeRecord appends to dst the stored record cur with a session's
 // changes applied: its changed keys, and its expiry choice if it changed.
-// Keys other requests saved meanwhile are kept; with a Merger codec their
-// values are copied without being decoded. It also returns the merged
-// values when it decoded them (not with a Merger).
+// Keys other requests saved meanwhile are kept; with MsgpackCodec or a
+// Merger their values are copied without being decoded. It also returns
+// the merged values when it decoded them (not with those).
 func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, map[string]any, error) {
 	if _, ok := c.(RecordCodec); ok {
 		values, exp, err := decodeRecord(cur, c)
@@ -112,7 +152,7 @@ func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, map[stri
 		if ch.expiry != nil {
 			exp = *ch.expiry
 		}
-		apply(values, ch)
+		ch.d.apply(values)
 		dst, err = encodeRecord(dst, c, values, exp)
 		return dst, exp, values, err
 	}
@@ -124,15 +164,20 @@ func mergeRecord(dst, cur []byte, c Codec, ch changes) ([]byte, expiry, map[stri
 		exp = *ch.expiry
 	}
 	dst = appendEnvelope(dst, exp)
+	if _, ok := c.(MsgpackCodec); ok {
+		dst, err = ch.d.mergeMsgpack(dst, payload)
+		return dst, exp, nil, err
+	}
 	if m, ok := c.(Merger); ok {
-		dst, err = m.Merge(dst, payload, ch.values, ch.keys)
+		values, changed := ch.d.changes()
+		dst, err = m.Merge(dst, payload, values, changed)
 		return dst, exp, nil, err
 	}
 	values, err := c.Decode(payload)
 	if err != nil {
 		return dst, exp, nil, err
 	}
-	apply(values, ch)
+	ch.d.apply(values)
 	dst, err = c.Encode(dst, values)
 	return dst, exp, values, err
 }
@@ -145,15 +190,4 @@ func owner(c Codec, values map[string]any, uid string) string {
 		return oc.Owner(values)
 	}
 	return uid
-}
-
-// apply sets each changed key of values to its new value, or removes it.
-func apply(values map[string]any, ch changes) {
-	for k := range ch.keys {
-		if v, ok := ch.values[k]; ok {
-			values[k] = v
-		} else {
-			delete(values, k)
-		}
-	}
 }

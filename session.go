@@ -34,16 +34,20 @@ type Session struct {
 	engine *Engine
 	ctx    context.Context // for the lazy load in the middleware
 
-	mu       sync.Mutex
-	id       string // "" when the session has no stored record
-	key      string // StoreKey(id), computed once; "" until needed
-	loaded   bool   // values reflect the store (or were replaced)
-	stored   bool   // a record exists under id, as far as this session knows
-	loadErr  error  // the store failed while loading: never save over it
-	values   map[string]any
-	expiry   expiry
-	accessed bool
-	modified bool
+	mu     sync.Mutex
+	id     string // "" when the session has no stored record
+	key    string // StoreKey(id), computed once; "" until needed
+	loaded bool   // values reflect the store (or were replaced)
+	// recycle: the session's record may be read into a recycled buffer,
+	// because the middleware releases the session when its request is
+	// over. released: it did, and the next use reads the record again.
+	recycle, released bool
+	stored            bool  // a record exists under id, as far as this session knows
+	loadErr           error // the store failed while loading: never save over it
+	d                 dict  // the values
+	expiry            expiry
+	accessed          bool
+	modified          bool
 	// version counts modifications, so the middleware can tell whether the
 	// session changed after it committed.
 	version uint64
@@ -57,14 +61,17 @@ type Session struct {
 	userID string
 	// What changed since the session was loaded or saved, so a commit can
 	// apply exactly that to the record as it is in the store by then: keys
-	// set or deleted, all keys (Clear, Flush), the expiry choice, the owner.
-	changed       map[string]struct{}
+	// set or deleted (kept by d), all keys (Clear, Flush), the expiry
+	// choice, the owner.
 	cleared       bool
 	expiryChanged bool
 	userChanged   bool
 	// recExpires is the stored record's expiry when it was loaded or last
 	// saved; the idle timeout uses it to throttle refresh writes.
 	recExpires time.Time
+	// merged and mergedExp are what a merging commit wrote (Engine.merge).
+	merged    Record
+	mergedExp expiry
 }
 
 // ID returns the session ID (the cookie value), or "" when the session has
@@ -88,9 +95,28 @@ func (s *Session) setID(id string) {
 
 // loadLocked loads the data on first use. s.mu must be held.
 func (s *Session) loadLocked() {
-	if !s.loaded {
+	switch {
+	case s.loaded:
+	case s.released:
+		s.engine.reload(s)
+	default:
 		s.engine.load(s.ctx, s)
 	}
+}
+
+// release gives back the buffer the session's record was read into, once
+// its request is over. A goroutine that still uses the session afterwards
+// finds it as it was: its next use reads the record from the store again,
+// under the changes the session holds.
+func (s *Session) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recycle = false
+	if s.d.buf == nil {
+		return
+	}
+	s.d.dropRaw()
+	s.loaded, s.released = false, true
 }
 
 // readLocked loads the data and marks the session accessed.
@@ -111,33 +137,24 @@ func (s *Session) touchLocked() {
 	s.version++
 }
 
-// changedLocked records that key was set or deleted.
-func (s *Session) changedLocked(key string) {
-	if s.changed == nil {
-		s.changed = map[string]struct{}{}
-	}
-	s.changed[key] = struct{}{}
-}
-
 // savedLocked records that the session's record is in the store, expiring
 // at expires, and forgets the changes now in it.
 func (s *Session) savedLocked(expires time.Time) {
 	s.stored, s.recExpires, s.modified = true, expires, false
-	clear(s.changed)
+	s.d.saved()
 	s.cleared, s.expiryChanged, s.userChanged = false, false, false
 }
 
 // changes is what a session changed since it was loaded or saved, which a
 // commit applies to the record as it is in the store by then (mergeRecord).
 type changes struct {
-	values map[string]any      // the session's values: those of keys are written
-	keys   map[string]struct{} // keys set or deleted
-	expiry *expiry             // the new expiry choice, or nil if unchanged
+	d      *dict   // the session's values, which know the keys set or deleted
+	expiry *expiry // the new expiry choice, or nil if unchanged
 }
 
-// changesLocked returns what s changed. It shares s's maps.
+// changesLocked returns what s changed. It shares s's dictionary.
 func (s *Session) changesLocked() changes {
-	ch := changes{values: s.values, keys: s.changed}
+	ch := changes{d: &s.d}
 	if s.expiryChanged {
 		ch.expiry = &s.expiry
 	}
@@ -148,14 +165,13 @@ func (s *Session) changesLocked() changes {
 // under key. s.mu must be held and the session loaded.
 func (s *Session) setLocked(op, key string, n any, err error) {
 	s.touchLocked()
-	s.changedLocked(key)
 	if err != nil {
 		s.failLocked(op, key, err)
-		delete(s.values, key)
+		s.d.del(key)
 		return
 	}
 	delete(s.setErrs, key)
-	s.values[key] = n
+	s.d.set(key, n)
 }
 
 // failLocked records that op could not store a value under key.
@@ -168,13 +184,33 @@ func (s *Session) failLocked(op, key string, err error) {
 
 // deleteLocked removes key and any pending error of a failed Set of it.
 func (s *Session) deleteLocked(key string) {
-	delete(s.values, key)
+	s.d.del(key)
 	delete(s.setErrs, key)
-	s.changedLocked(key)
+}
+
+// getLocked returns the value of key, decoding it on its first read.
+func (s *Session) getLocked(key string) (any, bool) {
+	v, ok, err := s.d.get(key)
+	if err != nil {
+		s.decodeFailedLocked(err)
+	}
+	return v, ok
+}
+
+// decodeFailedLocked logs a stored value that would not decode although
+// its record's structure was checked when it was loaded. The value reads
+// as absent; its bytes stay in the record.
+func (s *Session) decodeFailedLocked(err error) {
+	if s.engine != nil {
+		s.engine.log.Warn("session: a stored value would not decode", "err", err)
+	}
 }
 
 // setErrLocked returns the error of a failed Set, if one is still pending.
 func (s *Session) setErrLocked() error {
+	if len(s.setErrs) == 0 {
+		return nil
+	}
 	for _, k := range slices.Sorted(maps.Keys(s.setErrs)) {
 		return s.setErrs[k]
 	}
@@ -186,8 +222,7 @@ func (s *Session) Get(key string) (any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	v, ok := s.values[key]
-	return v, ok
+	return s.getLocked(key)
 }
 
 // Set stores value under key. The value is copied and converted to the
@@ -210,7 +245,7 @@ func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	_, ok := s.values[key]
+	ok := s.d.has(key)
 	_, failed := s.setErrs[key]
 	if !ok && !failed {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, key)
@@ -225,8 +260,7 @@ func (s *Session) Has(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	_, ok := s.values[key]
-	return ok
+	return s.d.has(key)
 }
 
 // Pop removes key and returns its value. When the key is absent it returns
@@ -235,7 +269,7 @@ func (s *Session) Pop(key string) (any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	v, ok := s.values[key]
+	v, ok := s.getLocked(key)
 	if ok {
 		s.deleteLocked(key)
 		s.touchLocked()
@@ -249,7 +283,7 @@ func (s *Session) SetDefault(key string, value any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	if v, ok := s.values[key]; ok {
+	if v, ok := s.getLocked(key); ok {
 		return v
 	}
 	n, err := normalize(value)
@@ -279,12 +313,22 @@ func (s *Session) Update(values map[string]any) {
 
 // sortedLocked returns the keys in order and their values.
 func (s *Session) sortedLocked() ([]string, []any) {
-	keys := slices.Sorted(maps.Keys(s.values))
+	m := s.valuesLocked()
+	keys := slices.Sorted(maps.Keys(m))
 	vals := make([]any, len(keys))
 	for i, k := range keys {
-		vals[i] = s.values[k]
+		vals[i] = m[k]
 	}
 	return keys, vals
+}
+
+// valuesLocked returns every value in a new map, decoding all.
+func (s *Session) valuesLocked() map[string]any {
+	m, err := s.d.toMap()
+	if err != nil {
+		s.decodeFailedLocked(err)
+	}
+	return m
 }
 
 // Keys returns the keys in sorted order.
@@ -292,7 +336,7 @@ func (s *Session) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	return slices.Sorted(maps.Keys(s.values))
+	return s.d.keys()
 }
 
 // Values returns the values in the order of Keys.
@@ -326,7 +370,7 @@ func (s *Session) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	return len(s.values)
+	return s.d.length()
 }
 
 // Clear removes every key. The session keeps its ID, so it is saved (empty)
@@ -337,7 +381,7 @@ func (s *Session) Clear() {
 	// Unlike Django, Clear first verifies the ID with the store: a cleared
 	// session must not adopt an ID the store does not know.
 	s.writeLocked()
-	clear(s.values)
+	s.d.reset()
 	clear(s.setErrs)
 	s.cleared = true
 }
@@ -355,7 +399,7 @@ func (s *Session) isEmptyLocked() bool {
 	if !s.loaded {
 		return s.id == ""
 	}
-	return s.id == "" && len(s.values) == 0
+	return s.id == "" && s.d.empty()
 }
 
 // Modified reports whether the session was changed since it was loaded or
@@ -398,7 +442,7 @@ func (s *Session) Flush(ctx context.Context) error {
 // resetLocked empties the session and forgets its ID and record, as Flush
 // leaves it: loaded, accessed and modified, with every key cleared.
 func (s *Session) resetLocked() {
-	s.values = map[string]any{}
+	s.d.reset()
 	s.loaded, s.accessed = true, true
 	s.touchLocked()
 	s.setID("")
@@ -447,10 +491,19 @@ func (s *Session) UserID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readLocked()
-	if s.engine != nil {
-		return owner(s.engine.opts.Codec, s.values, s.userID)
+	return s.ownerLocked()
+}
+
+// ownerLocked returns the session's owner: with an OwnerCodec, the one its
+// values say.
+func (s *Session) ownerLocked() string {
+	if s.engine == nil {
+		return s.userID
 	}
-	return s.userID
+	if _, ok := s.engine.opts.Codec.(OwnerCodec); !ok {
+		return s.userID
+	}
+	return owner(s.engine.opts.Codec, s.valuesLocked(), s.userID)
 }
 
 // SetMaxAge makes the session expire d after its last save, Django's

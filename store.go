@@ -114,6 +114,16 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// LoadAppender is an optional interface for stores that can load a record
+// into a buffer the caller provides. The middleware passes buffers it
+// recycles once each request is over, so that serving a large session does
+// not allocate a copy of it per request.
+type LoadAppender interface {
+	// LoadAppend is Load, with the record's Data appended to dst and the
+	// extended slice returned as Data. It must not keep dst.
+	LoadAppend(ctx context.Context, key string, dst []byte) (Record, error)
+}
+
 // Sweeper is an optional interface for stores that keep expired records
 // until they are removed. The engine's background sweeper calls it.
 type Sweeper interface {

@@ -67,6 +67,7 @@ var (
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
 	_ session.Counter       = (*Store)(nil)
+	_ session.LoadAppender  = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -113,16 +114,34 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
+	return s.load(key, nil, true)
+}
+
+// LoadAppend implements session.LoadAppender.
+func (s *Store) LoadAppend(ctx context.Context, key string, dst []byte) (session.Record, error) {
+	if err := s.closed.Check(ctx); err != nil {
+		return session.Record{}, err
+	}
+	return s.load(key, dst, false)
+}
+
+// load copies the record under key, its data appended to dst, or to a
+// slice of its own size when fresh is set.
+func (s *Store) load(key string, dst []byte, fresh bool) (session.Record, error) {
 	sh := s.shard(key)
 	sh.mu.RLock()
+	defer sh.mu.RUnlock()
 	rec, ok := sh.m[key]
-	sh.mu.RUnlock()
 	if !ok || rec.Expired(s.now()) {
 		return session.Record{}, session.ErrNotFound
 	}
-	// Stored slices are never modified in place, but the caller may modify
-	// what it gets.
-	rec.Data = clone(rec.Data)
+	// UpdateRecord may overwrite a record's data in place under the write
+	// lock: copy it under the read lock.
+	if fresh {
+		rec.Data = clone(rec.Data)
+	} else {
+		rec.Data = append(dst, rec.Data...)
+	}
 	return rec, nil
 }
 
@@ -243,7 +262,14 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 		s.removeLocked(sh, key)
 		return nil
 	}
-	next.Data = clone(next.Data)
+	if found && cap(cur.Data) >= len(next.Data) && next.Data != nil {
+		// Rewrite the record's own buffer: nothing outside this package
+		// holds it (readers copy under mu), and a request's commit then
+		// costs no allocation.
+		next.Data = append(cur.Data[:0], next.Data...)
+	} else {
+		next.Data = clone(next.Data)
+	}
 	s.putLocked(sh, key, next)
 	return nil
 }
@@ -303,6 +329,9 @@ func (s *Store) rangeRecords(ctx context.Context, expired bool, fn func(key stri
 		sh.mu.RLock()
 		for k, rec := range sh.m {
 			if rec.Expired(now) == expired {
+				// Copied under the lock: UpdateRecord may rewrite a
+				// record's data in place.
+				rec.Data = clone(rec.Data)
 				batch = append(batch, entry{k, rec})
 			}
 		}

@@ -62,6 +62,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Updater", testUpdater},
 		{"UpdaterConcurrentIncrements", testUpdaterConcurrent},
 		{"UpdaterIsolationAndExpiry", testUpdaterIsolation},
+		{"UpdaterLeavesLoadedDataAlone", testUpdaterLeavesLoadedData},
+		{"LoadAppender", testLoadAppender},
 		{"Ranger", testRanger},
 		{"UserIndexer", testUserIndex},
 		{"ExpiredRanger", testExpiredRanger},
@@ -510,6 +512,70 @@ func testUpdaterIsolation(t *testing.T, s session.Store) {
 		t.Fatal(err)
 	}
 	wantNotFound(t, s, k)
+}
+
+// testUpdaterLeavesLoadedData checks that data Load handed out stays as it
+// was when the record is updated afterwards (a store that
+// rewrites a record's buffer in place must copy it out first).
+func testUpdaterLeavesLoadedData(t *testing.T, s session.Store) {
+	u, ok := session.As[session.Updater](s)
+	if !ok {
+		t.Skip("store does not implement session.Updater")
+	}
+	k := Key("update-in-place")
+	mustSave(t, s, k, session.Record{Data: []byte("the first version"), Expires: live()})
+	loaded := mustLoad(t, s, k)
+	for _, next := range []string{"the other version", "shorter", ""} {
+		err := u.UpdateRecord(ctx(t), k, func(cur session.Record, found bool) (session.Record, error) {
+			return session.Record{Data: []byte(next), Expires: live()}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustLoad(t, s, k); string(got.Data) != next {
+			t.Fatalf("after the update: %q, want %q", got.Data, next)
+		}
+	}
+	if string(loaded.Data) != "the first version" {
+		t.Fatalf("an update changed data Load returned earlier: %q", loaded.Data)
+	}
+}
+
+func testLoadAppender(t *testing.T, s session.Store) {
+	a, ok := session.As[session.LoadAppender](s)
+	if !ok {
+		t.Skip("store does not implement session.LoadAppender")
+	}
+	k := Key("load-append")
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	mustSave(t, s, k, session.Record{Data: data, Expires: live(), UserID: "u1"})
+	dst := append(make([]byte, 0, 16), "prefix"...)
+	rec, err := a.LoadAppend(ctx(t), k, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rec.Data, append([]byte("prefix"), data...)) || rec.UserID != "u1" || !sameInstant(rec.Expires, mustLoad(t, s, k).Expires) {
+		t.Fatalf("LoadAppend = %d bytes %q…, user %q", len(rec.Data), rec.Data[:min(len(rec.Data), 16)], rec.UserID)
+	}
+	// The store keeps neither dst nor what it returned.
+	clear(rec.Data)
+	if got := mustLoad(t, s, k); !bytes.Equal(got.Data, data) {
+		t.Fatal("changing LoadAppend's result changed the stored record")
+	}
+	big := make([]byte, 0, 64<<10)
+	if rec, err = a.LoadAppend(ctx(t), k, big); err != nil || !bytes.Equal(rec.Data, data) || &rec.Data[0] != &big[:1][0] {
+		t.Fatalf("LoadAppend into a large enough buffer: %v, reused %v", err, err == nil && &rec.Data[0] == &big[:1][0])
+	}
+	if _, err := a.LoadAppend(ctx(t), Key("load-append-missing"), nil); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("LoadAppend of a missing key: %v, want ErrNotFound", err)
+	}
+	mustSave(t, s, k, session.Record{Data: data, Expires: past()})
+	if _, err := a.LoadAppend(ctx(t), k, nil); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("LoadAppend of an expired record: %v, want ErrNotFound", err)
+	}
+	if _, err := a.LoadAppend(canceled(), k, nil); err == nil {
+		t.Fatal("LoadAppend with a canceled context succeeded")
+	}
 }
 
 func testRanger(t *testing.T, s session.Store) {
