@@ -5,6 +5,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,16 +29,35 @@ func (e *Engine) baseCookie(value string) *http.Cookie {
 // cookieAttrs are the session cookie's fixed attributes as http.Cookie
 // renders them, worked out once so that a response's Set-Cookie line takes
 // one allocation: scope ("; Path=…; Domain=…") goes before the expiry,
-// flags ("; HttpOnly; Secure; SameSite=…") after it.
+// flags ("; HttpOnly; Secure; SameSite=…") after it. expires keeps the
+// last Expires attribute formatted, which changes once a second.
 type cookieAttrs struct {
 	scope, flags string
+	expires      atomic.Pointer[formattedExpiry]
 }
 
-func (e *Engine) newCookieAttrs() cookieAttrs {
+// formattedExpiry is an Expires attribute and the Unix second it names.
+type formattedExpiry struct {
+	sec  int64
+	attr string // "; Expires=Mon, 02 Jan 2006 15:04:05 GMT"
+}
+
+// expiresAttr returns the Expires attribute of t, a UTC time.
+func (c *cookieAttrs) expiresAttr(t time.Time) string {
+	sec := t.Unix()
+	if f := c.expires.Load(); f != nil && f.sec == sec {
+		return f.attr
+	}
+	f := &formattedExpiry{sec: sec, attr: "; Expires=" + t.Format(http.TimeFormat)}
+	c.expires.Store(f)
+	return f.attr
+}
+
+func (e *Engine) newCookieAttrs() *cookieAttrs {
 	c := e.baseCookie("v")
 	scope := &http.Cookie{Name: "n", Value: "v", Path: c.Path, Domain: c.Domain}
 	flags := &http.Cookie{Name: "n", Value: "v", Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite}
-	return cookieAttrs{scope: scope.String()[len("n=v"):], flags: flags.String()[len("n=v"):]}
+	return &cookieAttrs{scope: scope.String()[len("n=v"):], flags: flags.String()[len("n=v"):]}
 }
 
 // sessionCookieLine returns e.sessionCookie(id, browserClose, age,
@@ -53,8 +73,7 @@ func (e *Engine) sessionCookieLine(id string, browserClose bool, age time.Durati
 	b = append(b, id...)
 	b = append(b, e.cookie.scope...)
 	if !browserClose {
-		b = append(b, "; Expires="...)
-		b = expires.AppendFormat(b, http.TimeFormat)
+		b = append(b, e.cookie.expiresAttr(expires)...)
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, int64(age/time.Second), 10)
 	}
@@ -169,7 +188,7 @@ func addHeader(h http.Header, k, v string, spare *[1]string) {
 // addVaryCookie adds "Cookie" to the Vary header unless it is already
 // there, in room if it is the first value and room is not nil.
 func addVaryCookie(h http.Header, room *[1]string) {
-	for _, v := range h[textproto.CanonicalMIMEHeaderKey("Vary")] {
+	for _, v := range h["Vary"] {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
 				return

@@ -91,8 +91,8 @@ type Engine struct {
 	backend backend // where sessions live: see persist.go
 	opts    Options
 	log     *slog.Logger
-	sweeper *sweeper    // nil when the store cannot sweep or sweeping is off
-	cookie  cookieAttrs // the session cookie's fixed attributes, rendered
+	sweeper *sweeper     // nil when the store cannot sweep or sweeping is off
+	cookie  *cookieAttrs // the session cookie's fixed attributes, rendered
 }
 
 // New returns an engine that keeps sessions in store. A nil opts means

@@ -1,6 +1,9 @@
 package session
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // BenchmarkIndexMsgpack is the validating pass a load makes over a stored
 // session of 1,000 keys, beside a full decode of it.
@@ -28,4 +31,41 @@ func BenchmarkIndexMsgpack(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRecordFloor is the work a request on a 1,000-key session cannot
+// avoid with this design, with no engine, store or HTTP around it: copy the
+// stored record in (the store's read), check it in the index pass, compare
+// it with the stored one at commit, splice one changed value into a new
+// record, and copy that out (the store's write). Set beside
+// BenchmarkRequestCost_Growth, it shows how much of the 1,000-key request
+// is the size of the record itself.
+func BenchmarkRecordFloor(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			payload, err := MsgpackCodec{}.Encode(nil, sizedValues(n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			stored := append([]byte(nil), payload...)
+			in := make([]byte, 0, len(payload))
+			out := make([]byte, 0, len(payload)+64)
+			var d dict
+			d.reset()
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				in = append(in[:0], stored...)
+				if err := d.index(in, nil); err != nil {
+					b.Fatal(err)
+				}
+				d.set("counter", int64(18))
+				merged, err := d.mergeMsgpack(out[:0], stored)
+				if err != nil {
+					b.Fatal(err)
+				}
+				copy(stored, merged[:min(len(merged), len(stored))])
+			}
+		})
+	}
 }
