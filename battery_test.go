@@ -332,3 +332,49 @@ func fill(t *testing.T, path string) {
 		}
 	}
 }
+
+// plantedRecord is a stored record whose values are encoded as sessionkv
+// never encodes them (an int64 code for 5, a str16 for "abc"), so a test
+// can tell bytes copied from bytes encoded again, and the entries to find.
+func plantedRecord() (data []byte, planted [][]byte) {
+	n := []byte{0xa1, 'n', 0xd3, 0, 0, 0, 0, 0, 0, 0, 5}
+	s := []byte{0xa1, 's', 0xda, 0, 3, 'a', 'b', 'c'}
+	data = append([]byte{1, 0, 0x82}, n...) // the envelope: version 1, the default expiry
+	return append(data, s...), [][]byte{n, s}
+}
+
+// TestBattery_CommitKeepsUntouchedBytes checks, on every server-side
+// store, that a request which changes one key writes the others back as
+// they were stored, without decoding and encoding them again.
+func TestBattery_CommitKeepsUntouchedBytes(t *testing.T) {
+	ctx := context.Background()
+	for _, r := range rigs(t) {
+		if !r.server {
+			continue
+		}
+		t.Run(r.name, func(t *testing.T) {
+			id := session.DefaultIDs.NewID()
+			data, planted := plantedRecord()
+			if err := r.store.Save(ctx, session.StoreKey(id), session.Record{Data: data, Expires: r.clock.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			resp, held := r.request(t, id)
+			if resp.StatusCode != http.StatusOK || held != 2 {
+				t.Fatalf("status %d, the session held %d keys, want 2", resp.StatusCode, held)
+			}
+			rec, err := r.store.Load(ctx, session.StoreKey(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range planted {
+				if !bytes.Contains(rec.Data, p) {
+					t.Errorf("the untouched entry % x was encoded again: % x", p, rec.Data)
+				}
+			}
+			got, err := session.DecodeRecord(rec, session.MsgpackCodec{})
+			if err != nil || got.Values["n"] != int64(5) || got.Values["s"] != "abc" || got.Values["after"] != true {
+				t.Fatalf("stored values %v (%v)", got.Values, err)
+			}
+		})
+	}
+}

@@ -809,3 +809,37 @@ func TestUpdate_SplitModeClaimsOnlyForAConfirmedGuess(t *testing.T) {
 		t.Fatalf("UserKeys(dave) = %v, %v; want [%s]", keys, err, k)
 	}
 }
+
+// TestEngine_CommitKeepsUntouchedBytes checks that a request which changes
+// one key of a session in Redis writes the others back as they were
+// stored (here encoded as the engine never encodes them), without decoding
+// and encoding them again.
+func TestEngine_CommitKeepsUntouchedBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	store := newStore(t, srv.NewClient(t, nil), nil)
+	e := newEngine(t, store)
+	n := []byte{0xa1, 'n', 0xd3, 0, 0, 0, 0, 0, 0, 0, 5}
+	s := []byte{0xa1, 's', 0xda, 0, 3, 'a', 'b', 'c'}
+	data := append(append([]byte{1, 0, 0x82}, n...), s...) // envelope, then the map
+	id := session.DefaultIDs.NewID()
+	if err := store.Save(ctx(t), session.StoreKey(id), session.Record{Data: data, Expires: live()}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.Load(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Set("after", true)
+	if err := e.Save(ctx(t), sess); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.Load(ctx(t), session.StoreKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][]byte{n, s} {
+		if !bytes.Contains(rec.Data, p) {
+			t.Errorf("the untouched entry % x was encoded again: % x", p, rec.Data)
+		}
+	}
+}
