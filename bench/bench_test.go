@@ -60,6 +60,24 @@ func TestRun_Smoke(t *testing.T) {
 			}
 		}
 	}
+	for _, c := range contenders() {
+		if !c.keyed {
+			continue
+		}
+		for _, n := range plan.SessionKeys {
+			name := keysName(c.name, n)
+			r, ok := res.Find(name)
+			if !ok {
+				if reason, ok := res.skipReason(name); !ok || !mayLack(c.server) {
+					t.Errorf("no result for %s (%q)", name, reason)
+				}
+				continue
+			}
+			if r.Group != "keys" || r.SessionKeys != n || r.Concurrency != 1 {
+				t.Errorf("%s: %+v", name, r)
+			}
+		}
+	}
 	for _, st := range stores {
 		name := "store/sessionkv-" + st.name + "/load"
 		if _, ok := res.Find(name); !ok && !mayLack(st.server) {
@@ -108,7 +126,8 @@ func TestRun_Smoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"## Targets", "## Request cycle", "## Codec round trip", "## Durable commits",
-		"## Sweep", "## Store size", "(" + ThroughputChart + ")", "(" + SizeChart + ")",
+		"## Sweep", "## Store size", "## Cost by session size", "(" + ThroughputChart + ")", "(" + SizeChart + ")",
+		"(" + KeysChart + ")", "From 10 to 100 keys",
 		res.Machine.CPU, res.Machine.GoVersion} {
 		if !bytes.Contains(report, []byte(want)) {
 			t.Errorf("report.md lacks %q", want)
@@ -119,7 +138,7 @@ func TestRun_Smoke(t *testing.T) {
 			t.Errorf("report.md lacks the target %q", v.Title)
 		}
 	}
-	for _, chart := range []string{ThroughputChart, SizeChart} {
+	for _, chart := range []string{ThroughputChart, SizeChart, KeysChart} {
 		f, err := os.Open(filepath.Join(out, chart))
 		if err != nil {
 			t.Fatal(err)
@@ -452,9 +471,20 @@ func TestRatio_StaysFinite(t *testing.T) {
 func TestPlanFor(t *testing.T) {
 	for _, m := range []Mode{Smoke, Quick, Full} {
 		p, err := PlanFor(m)
-		if err != nil || p.validate() != nil || p.Mode != m {
+		if err != nil || p.validate() != nil || p.Mode != m || !slices.Contains(p.SessionKeys, keysBase) {
 			t.Errorf("PlanFor(%s) = %+v, %v", m, p, err)
 		}
+	}
+	for _, m := range []Mode{Quick, Full} {
+		// The targets on the growth of the session compare 10 and 1000 keys.
+		if p, _ := PlanFor(m); !slices.Contains(p.SessionKeys, 1000) {
+			t.Errorf("PlanFor(%s).SessionKeys = %v", m, p.SessionKeys)
+		}
+	}
+	bad, _ := PlanFor(Smoke)
+	bad.SessionKeys = []int{10, 0}
+	if bad.validate() == nil {
+		t.Error("a session of 0 keys passed validation")
 	}
 	if _, err := PlanFor("fast"); err == nil {
 		t.Error("PlanFor(fast) did not fail")

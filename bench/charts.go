@@ -19,18 +19,19 @@ import (
 const (
 	ThroughputChart = "throughput.png"
 	SizeChart       = "latency-by-size.png"
+	KeysChart       = "cost-by-keys.png"
 )
 
 // WriteCharts draws the PNG charts of res into dir and returns the names of
-// the files written: the request-cycle throughput of each contender, and
-// the request time against the store size. A chart without data is not
-// drawn.
+// the files written: the request-cycle throughput of each contender, the
+// request time against the store size, and the request time against the
+// number of keys in the session. A chart without data is not drawn.
 func WriteCharts(dir string, res *Results) ([]string, error) {
 	var written []string
 	for _, c := range []struct {
 		file string
 		make func(*Results) (*plot.Plot, error)
-	}{{ThroughputChart, throughputPlot}, {SizeChart, sizePlot}} {
+	}{{ThroughputChart, throughputPlot}, {SizeChart, sizePlot}, {KeysChart, keysPlot}} {
 		p, err := c.make(res)
 		if err != nil {
 			return written, fmt.Errorf("bench: chart %s: %w", c.file, err)
@@ -111,23 +112,38 @@ func headroom(p *plot.Plot) {
 // sizePlot shows the time of one request against the number of sessions
 // in the store, one line per contender, on log-log scales.
 func sizePlot(res *Results) (*plot.Plot, error) {
+	return timeLines(res, "size", func(c Result) int { return c.StoreSize },
+		"Request cycle time versus store size (1 client, median over rounds)", "sessions in the store (log scale)")
+}
+
+// keysPlot shows the time of one request against the number of keys in
+// the session, one line per contender, on log-log scales.
+func keysPlot(res *Results) (*plot.Plot, error) {
+	return timeLines(res, "keys", func(c Result) int { return c.SessionKeys },
+		"Request time versus keys in the session (1 client, fresh request and recorder, median over rounds)",
+		"keys in the session (log scale)")
+}
+
+// timeLines shows the time per op of the cases of group against x, one
+// line per contender, on log-log scales; nil if the group has no case.
+func timeLines(res *Results, group string, x func(Result) int, title, xLabel string) (*plot.Plot, error) {
 	var names []string
 	series := map[string]plotter.XYs{}
 	for _, c := range res.Cases {
-		if c.Group != "size" || c.NsPerOp <= 0 || c.StoreSize <= 0 {
+		if c.Group != group || c.NsPerOp <= 0 || x(c) <= 0 {
 			continue
 		}
 		if _, ok := series[c.Contender]; !ok {
 			names = append(names, c.Contender)
 		}
-		series[c.Contender] = append(series[c.Contender], plotter.XY{X: float64(c.StoreSize), Y: c.NsPerOp})
+		series[c.Contender] = append(series[c.Contender], plotter.XY{X: float64(x(c)), Y: c.NsPerOp})
 	}
 	if len(names) == 0 {
 		return nil, nil
 	}
 	p := plot.New()
-	p.Title.Text = "Request cycle time versus store size (1 client, median over rounds)\n" + caption(res)
-	p.X.Label.Text = "sessions in the store (log scale)"
+	p.Title.Text = title + "\n" + caption(res)
+	p.X.Label.Text = xLabel
 	p.Y.Label.Text = "time per request (log scale)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker = powersOfTen{format: fmtCount}

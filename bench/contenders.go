@@ -37,20 +37,22 @@ type store struct {
 	// server is the run's server it needs (Redis, PostgreSQL, MariaDB), if
 	// any: it is not measured without one.
 	server backend
+	// keyed: the keys cases run it on sessions of Plan.SessionKeys keys.
+	keyed bool
 }
 
 // stores lists sessionkv's stores. A new store is one entry here.
 var stores = []store{
-	{name: "memstore", sized: true, open: func(*env) (session.Store, error) { return memstore.New(), nil }},
+	{name: "memstore", sized: true, keyed: true, open: func(*env) (session.Store, error) { return memstore.New(), nil }},
 	{name: "boltstore-durable", open: openBolt(false)},
-	{name: "boltstore-nosync", sized: true, open: openBolt(true)},
+	{name: "boltstore-nosync", sized: true, keyed: true, open: openBolt(true)},
 	{name: "cachestore-boltstore-durable", open: openCached(openBolt(false))},
 	{name: "cachestore-boltstore-nosync", open: openCached(openBolt(true))},
 	{name: "filestore-durable", open: openFiles(false)},
-	{name: "filestore-nosync", sized: true, filePerSession: true, open: openFiles(true)},
-	{name: "redisstore", server: redisBackend, open: openRedis},
+	{name: "filestore-nosync", sized: true, filePerSession: true, keyed: true, open: openFiles(true)},
+	{name: "redisstore", server: redisBackend, keyed: true, open: openRedis},
 	{name: "sqlstore-sqlite-durable", open: openSQLite(false)},
-	{name: "sqlstore-sqlite-nosync", open: openSQLite(true)},
+	{name: "sqlstore-sqlite-nosync", keyed: true, open: openSQLite(true)},
 	{name: "sqlstore-postgres", server: postgresBackend, open: openSQLServer(postgresBackend)},
 	{name: "sqlstore-mariadb", server: mysqlBackend, open: openSQLServer(mysqlBackend)},
 }
@@ -61,7 +63,7 @@ var stores = []store{
 var peers = []contender{
 	{name: "sessionkv-cookiestore", library: "sessionkv", new: newCookiestore(nil)},
 	{name: "sessionkv-cookiestore-compress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{Compress: true})},
-	{name: "scs-memstore", library: "scs", sized: true, new: newSCSMemstore},
+	{name: "scs-memstore", library: "scs", sized: true, keyed: true, new: newSCSMemstore},
 	{name: "scs-redisstore", library: "scs", server: redisBackend, new: newSCSRedisstore},
 	{name: "scs-sqlite3store", library: "scs", new: newSCSSQLite3store},
 	{name: "scs-postgresstore", library: "scs", server: postgresBackend, new: newSCSPostgresstore},
@@ -154,8 +156,8 @@ func closeStore(s session.Store) error {
 }
 
 // A contender serves the request-cycle cases: one request that loads the
-// realistic session by its cookie, reads the int "counter" and writes it
-// back incremented.
+// session by its cookie, reads the int "counter" and writes it back
+// incremented.
 type contender struct {
 	name    string
 	library string // sessionkv, scs, gorilla, or none for the floor
@@ -163,10 +165,13 @@ type contender struct {
 	// fill them quickly.
 	sized          bool
 	filePerSession bool
+	// keyed: the keys cases run it on sessions of Plan.SessionKeys keys.
+	keyed bool
 	// server is the run's server it needs, if any: it is not measured
 	// without one.
 	server backend
-	// new returns a subject holding n copies of the realistic session.
+	// new returns a subject holding n copies of the env's session (the
+	// realistic one but in the keys cases).
 	new func(e *env, n int) (*subject, error)
 }
 
@@ -182,10 +187,10 @@ type subject struct {
 
 // contenders returns the floor, one contender per store, and the peers.
 func contenders() []contender {
-	all := []contender{{name: "floor", library: "none", new: newFloor}}
+	all := []contender{{name: "floor", library: "none", keyed: true, new: newFloor}}
 	for _, s := range stores {
 		all = append(all, contender{name: "sessionkv-" + s.name, library: "sessionkv",
-			sized: s.sized, filePerSession: s.filePerSession, server: s.server, new: newSessionkv(s.open)})
+			sized: s.sized, filePerSession: s.filePerSession, keyed: s.keyed, server: s.server, new: newSessionkv(s.open)})
 	}
 	return append(all, peers...)
 }
@@ -252,7 +257,7 @@ var cookieSecret = []byte("sessionbench-cookie-secret-0123456789")
 // session in the cookie, sealed by sessionkv's cookiestore with opts. Its n
 // sessions are made through the middleware, one request each.
 func newCookiestore(opts *cookiestore.Options) func(e *env, n int) (*subject, error) {
-	return func(_ *env, n int) (*subject, error) {
+	return func(e *env, n int) (*subject, error) {
 		store, err := cookiestore.NewWithOptions(opts, cookieSecret)
 		if err != nil {
 			return nil, err
@@ -262,7 +267,7 @@ func newCookiestore(opts *cookiestore.Options) func(e *env, n int) (*subject, er
 			return nil, err
 		}
 		seed := engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			session.FromContext(r.Context()).Update(tenKeys())
+			session.FromContext(r.Context()).Update(e.data.set)
 			w.WriteHeader(http.StatusNoContent)
 		}))
 		cookies := make([]*http.Cookie, n)
@@ -281,9 +286,9 @@ func newCookiestore(opts *cookiestore.Options) func(e *env, n int) (*subject, er
 
 // newSCSMemstore runs scs's LoadAndSave middleware over its memstore (with
 // its default gob codec).
-func newSCSMemstore(_ *env, sessions int) (*subject, error) {
+func newSCSMemstore(e *env, sessions int) (*subject, error) {
 	store := scsmemstore.NewWithCleanupInterval(0) // no goroutine to stop
-	return newSCS(store, sessions, func() error { return nil })
+	return newSCS(store, e.data.set, sessions, func() error { return nil })
 }
 
 // newSCSRedisstore runs scs's LoadAndSave middleware over its Redis store,
@@ -305,7 +310,7 @@ func newSCSRedisstore(e *env, sessions int) (*subject, error) {
 	}
 	prefix := e.redisPrefix("scs")
 	release := func() error { return errors.Join(dropRedisKeys(e.ctx, url, prefix), pool.Close()) }
-	s, err := newSCS(scsredisstore.NewWithPrefix(pool, prefix), sessions, release)
+	s, err := newSCS(scsredisstore.NewWithPrefix(pool, prefix), e.data.set, sessions, release)
 	if err != nil {
 		return nil, errors.Join(err, release())
 	}
@@ -313,15 +318,15 @@ func newSCSRedisstore(e *env, sessions int) (*subject, error) {
 }
 
 // newSCS runs scs's LoadAndSave middleware over store (with its default gob
-// codec). One session is made through the middleware; the store is then
-// filled with copies of its bytes under the fixed IDs. The subject's close
-// calls release.
-func newSCS(store scs.Store, sessions int, release func() error) (*subject, error) {
+// codec). One session holding set is made through the middleware; the store
+// is then filled with copies of its bytes under the fixed IDs. The subject's
+// close calls release.
+func newSCS(store scs.Store, set map[string]any, sessions int, release func() error) (*subject, error) {
 	registerGob()
 	sm := scs.New()
 	sm.Store = store
 	seed := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range tenKeys() {
+		for k, v := range set {
 			sm.Put(r.Context(), k, v)
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -364,10 +369,10 @@ const gorillaName = "session"
 var gorillaKey = []byte("sessionbench-authentication-key-0123456789abcdef")
 
 // newGorillaCookieStore keeps the whole session in a signed cookie.
-func newGorillaCookieStore(_ *env, n int) (*subject, error) {
+func newGorillaCookieStore(e *env, n int) (*subject, error) {
 	store := sessions.NewCookieStore(gorillaKey)
 	likeSessionkv(store.Options)
-	return newGorilla(store, n)
+	return newGorilla(store, e.data.set, n)
 }
 
 // newGorillaFilesystemStore keeps one file per session and its ID in a
@@ -379,7 +384,7 @@ func newGorillaFilesystemStore(e *env, n int) (*subject, error) {
 	}
 	store := sessions.NewFilesystemStore(dir, gorillaKey)
 	likeSessionkv(store.Options)
-	return newGorilla(store, n)
+	return newGorilla(store, e.data.set, n)
 }
 
 // likeSessionkv gives gorilla's cookies sessionkv's default attributes.
@@ -389,9 +394,9 @@ func likeSessionkv(o *sessions.Options) {
 
 // newGorilla serves requests from a gorilla/sessions store, which has no
 // middleware: the handler gets the session and saves it, as its
-// documentation shows. The n sessions are made through the store, one
-// request each.
-func newGorilla(store sessions.Store, count int) (*subject, error) {
+// documentation shows. The n sessions, each holding set, are made through
+// the store, one request each.
+func newGorilla(store sessions.Store, set map[string]any, count int) (*subject, error) {
 	registerGob()
 	seed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := store.Get(r, gorillaName)
@@ -399,7 +404,7 @@ func newGorilla(store sessions.Store, count int) (*subject, error) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		for k, v := range tenKeys() {
+		for k, v := range set {
 			s.Values[k] = v
 		}
 		if err := s.Save(r, w); err != nil {

@@ -112,6 +112,10 @@ func sizeName(contender string, n int) string {
 	return fmt.Sprintf("size/%s/n=%d", contender, n)
 }
 
+func keysName(contender string, keys int) string {
+	return fmt.Sprintf("keys/%s/n=%d", contender, keys)
+}
+
 // sizeGroup measures the request cycle of each sized contender against
 // stores of each of Plan.StoreSizes sessions, one client, the requests
 // spread over the whole store. Each size is a group of its own, so only one
@@ -166,6 +170,101 @@ func (r *runner) sizeGroupOf(n int) (err error) {
 				Library: c.library, Concurrency: 1, StoreSize: n},
 			op: cycleOp(r.env.ctx, s, n),
 		})
+	}
+	return r.measure(cases)
+}
+
+// requestOp returns the op of a keys case: request i goes, with the cookie
+// of session i mod sessions, through the subject's handler and must be
+// answered 204. Unlike cycleOp, every request pays what a server's
+// handler is given: a new request from httptest.NewRequestWithContext, its
+// cookie added, and a new httptest.ResponseRecorder with its header map.
+// Every contender, the floor included, pays the same.
+func requestOp(ctx context.Context, s *subject, sessions int) func(worker, i int) error {
+	cookies := make([]*http.Cookie, sessions)
+	for j := range cookies {
+		cookies[j] = s.cookie(j)
+	}
+	return func(_, i int) error {
+		r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		r.AddCookie(cookies[i%sessions])
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, r)
+		if w.Code != http.StatusNoContent {
+			body := w.Body.Bytes()
+			return fmt.Errorf("status %d: %s", w.Code, body[:min(len(body), 256)])
+		}
+		return nil
+	}
+}
+
+// keysGroup measures the request cycle, one client, on sessions of each of
+// Plan.SessionKeys keys: each keyed contender holds Plan.Sessions sessions
+// of "counter" and strings of keyValueLen bytes, and the requests go to them
+// in turn. Every size runs in the same rounds, so that the growth from one
+// size to another is a ratio within each round. The cases run contender by
+// contender, by growing size: a case that follows one of the largest
+// sessions pays for the memory that one left behind, and this way only the
+// smallest sizes, which no target reads, do.
+func (r *runner) keysGroup() (err error) {
+	var picked []contender
+	for _, c := range contenders() {
+		wanted := slices.ContainsFunc(r.plan.SessionKeys, func(n int) bool { return r.plan.wants(keysName(c.name, n)) })
+		if !c.keyed || !wanted {
+			continue
+		}
+		ok, err := r.available(c.name, c.server)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", c.name, err)
+		}
+		if ok {
+			picked = append(picked, c)
+		}
+	}
+	if len(picked) == 0 {
+		return nil
+	}
+	e, remove, err := r.env.sub("keys")
+	if err != nil {
+		return err
+	}
+	closers := []func() error{remove}
+	defer func() {
+		slices.Reverse(closers) // close the stores, then remove their files
+		err = errors.Join(err, r.closeAll(closers))
+	}()
+	held := map[int]*env{}
+	for _, n := range r.plan.SessionKeys {
+		data, err := newSessionData(r.env.ctx, sessionOfKeys(n))
+		if err != nil {
+			return fmt.Errorf("bench: session of %d keys: %w", n, err)
+		}
+		held[n] = e.holding(data)
+	}
+	var cases []*benchCase
+	for _, c := range picked {
+		for _, n := range r.plan.SessionKeys {
+			name := keysName(c.name, n)
+			if !r.plan.wants(name) {
+				continue
+			}
+			s, err := c.new(held[n], r.plan.Sessions)
+			if err != nil {
+				return fmt.Errorf("bench: %s: %w", name, err)
+			}
+			closers = append(closers, s.close)
+			op := requestOp(r.env.ctx, s, r.plan.Sessions)
+			// One request per session first, so that calibration does not
+			// take the first load of a large session for its cost.
+			if err := spread(r.plan.Sessions, 1, op); err != nil {
+				return fmt.Errorf("bench: %s: %w", name, err)
+			}
+			cases = append(cases, &benchCase{
+				Result: Result{Name: name, Group: "keys", Contender: c.name, Library: c.library,
+					Concurrency: 1, SessionKeys: n},
+				op: op,
+			})
+		}
 	}
 	return r.measure(cases)
 }

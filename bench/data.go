@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,29 @@ const startCounter = 17
 func tenKeys() map[string]any {
 	m := testkit.TenKeys()
 	m["counter"] = startCounter
+	return m
+}
+
+// keyValueLen is the length of the string values of the sessions of the
+// keys cases.
+const keyValueLen = 100
+
+// keysCounter is the value of "counter" in a fresh session of the keys
+// cases. Go boxes the integers under 256 without allocating: a counter
+// that starts above them costs what any integer costs, whatever the number
+// of requests a run makes, where one starting at startCounter would cost
+// an allocation less until it passed 255.
+const keysCounter = 1 << 20
+
+// sessionOfKeys returns a session of n keys: "counter" and n-1 strings of
+// keyValueLen bytes under "k0001", "k0002"..., the shape of a cart or of a
+// long form saved step by step. With n = 1 it holds only the counter.
+func sessionOfKeys(n int) map[string]any {
+	m := make(map[string]any, n)
+	m["counter"] = keysCounter
+	for i := 1; i < n; i++ {
+		m[fmt.Sprintf("k%04d", i)] = strings.Repeat(string(rune('a'+i%26)), keyValueLen)
+	}
 	return m
 }
 
@@ -57,9 +81,15 @@ func engineOptions() *session.Options {
 	return o
 }
 
-// sessionData is the realistic session as the engine holds and stores it.
+// sessionData is one session (the realistic one, or one of the keys
+// cases) as a handler sets it, as the engine holds it, and as the engine
+// stores it.
 type sessionData struct {
-	// values are tenKeys as Set converted them (integers to int64...), the
+	// set is the session as a handler sets it (tenKeys for the realistic
+	// one): what the contenders that make their sessions through their own
+	// API put in them. It is shared: read it, never change it.
+	set map[string]any
+	// values are set as Set converted them (integers to int64...), the
 	// input of the codec cases.
 	values map[string]any
 	// record is what the engine gives a store for it, with Expires a day
@@ -67,10 +97,15 @@ type sessionData struct {
 	record session.Record
 }
 
-// makeSessionData saves tenKeys through an engine and reads back what the
+// makeSessionData returns the realistic session, tenKeys.
+func makeSessionData(ctx context.Context) (*sessionData, error) {
+	return newSessionData(ctx, tenKeys())
+}
+
+// newSessionData saves set through an engine and reads back what the
 // engine stored, so that stores filled directly hold exactly what a request
 // would have saved.
-func makeSessionData(ctx context.Context) (*sessionData, error) {
+func newSessionData(ctx context.Context, set map[string]any) (*sessionData, error) {
 	store := memstore.New()
 	defer store.Close()
 	engine, err := session.New(store, engineOptions())
@@ -82,7 +117,7 @@ func makeSessionData(ctx context.Context) (*sessionData, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Update(tenKeys())
+	s.Update(set)
 	if err := engine.Save(ctx, s); err != nil {
 		return nil, fmt.Errorf("bench: save the session: %w", err)
 	}
@@ -93,11 +128,12 @@ func makeSessionData(ctx context.Context) (*sessionData, error) {
 	rec.Expires = time.Now().Add(24 * time.Hour)
 	values := map[string]any{}
 	maps.Insert(values, s.Items())
-	return &sessionData{values: values, record: rec}, nil
+	return &sessionData{set: set, values: values, record: rec}, nil
 }
 
 // env is what the cases of one run share: a context, a directory for their
-// files, the realistic session and the database servers.
+// files, the session the contenders hold (the realistic one but in the keys
+// cases) and the database servers.
 type env struct {
 	ctx      context.Context
 	dir      string
@@ -105,12 +141,24 @@ type env struct {
 	redis    *redisSource // nil: no Redis server
 	postgres *sqlSource   // nil: no PostgreSQL server
 	mysql    *sqlSource   // nil: no MariaDB server
-	seq      atomic.Int64
+	// parent is the env this one was derived from, nil for the run's: the
+	// names of directories and key prefixes are numbered by the run's env
+	// alone, so that no two envs of a run hand out the same one.
+	parent *env
+	seq    atomic.Int64
 }
 
-// tempDir returns a new directory under the run's directory.
+// next returns the next number of the run's series.
+func (e *env) next() int64 {
+	for e.parent != nil {
+		e = e.parent
+	}
+	return e.seq.Add(1)
+}
+
+// tempDir returns a new directory under the env's directory.
 func (e *env) tempDir(name string) (string, error) {
-	dir := filepath.Join(e.dir, fmt.Sprintf("%s-%d", name, e.seq.Add(1)))
+	dir := filepath.Join(e.dir, fmt.Sprintf("%s-%d", name, e.next()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
@@ -155,7 +203,7 @@ func (e *env) ready(b backend) error {
 // redisPrefix returns a key prefix of its own for one Redis store, so that
 // the stores of a run, and of runs sharing a server, never meet.
 func (e *env) redisPrefix(name string) string {
-	return fmt.Sprintf("sessionbench:%d:%s-%d:", os.Getpid(), name, e.seq.Add(1))
+	return fmt.Sprintf("sessionbench:%d:%s-%d:", os.Getpid(), name, e.next())
 }
 
 // sub returns an env whose files go to a new directory under e's, and a
@@ -171,14 +219,24 @@ func (e *env) sub(name string) (*env, func() error, error) {
 		}
 		return nil
 	}
-	return &env{ctx: e.ctx, dir: dir, data: e.data, redis: e.redis, postgres: e.postgres, mysql: e.mysql}, remove, nil
+	return e.derive(dir, e.data), remove, nil
+}
+
+// holding returns an env like e whose contenders hold the session d.
+func (e *env) holding(d *sessionData) *env {
+	return e.derive(e.dir, d)
+}
+
+// derive returns an env like e with its files in dir and the session d.
+func (e *env) derive(dir string, d *sessionData) *env {
+	return &env{ctx: e.ctx, dir: dir, data: d, redis: e.redis, postgres: e.postgres, mysql: e.mysql, parent: e}
 }
 
 // fillWorkers is how many goroutines fill a store: with group commit, the
 // more writers, the larger each transaction.
 const fillWorkers = 512
 
-// fill stores the realistic record under the store keys of the first n
+// fill stores the env's record under the store keys of the first n
 // session IDs. It saves them in the order of their store keys, which lets a
 // B+tree append instead of splitting pages all over: bbolt then takes
 // seconds, not minutes, to hold a million sessions.

@@ -13,8 +13,9 @@
 // each library's middleware ("cycle", plus the "floor" of the same harness
 // without any session), store Load and Save ("store"), codec round trips
 // ("codec"), request cycles against stores of growing size ("size"),
-// sweeps of expired sessions ("sweep") and durable commits from concurrent
-// clients ("commit"). Every case of a group is measured in rounds: each
+// request cycles on sessions of growing numbers of keys, each request made
+// and recorded anew as a server's are ("keys"), sweeps of expired sessions
+// ("sweep") and durable commits from concurrent clients ("commit"). Every case of a group is measured in rounds: each
 // round runs every case in turn, in a rotating order, so that the load of a
 // shared machine weighs on all contenders alike; the figures are the median
 // over the rounds, with their spread.

@@ -52,6 +52,10 @@ type Plan struct {
 	SweepExpired []int
 	// SweepLive is how many live sessions the swept store also holds.
 	SweepLive int
+	// SessionKeys lists the numbers of keys in the session of the keys
+	// cases: "counter" and strings of 100 bytes. Each keys contender holds
+	// Plan.Sessions such sessions.
+	SessionKeys []int
 	// TempDir is where the stores' files go; "" means os.TempDir(). The
 	// durable cases measure that directory's disk.
 	TempDir string
@@ -79,19 +83,20 @@ type Plan struct {
 // PlanFor returns the preset plan of a mode.
 func PlanFor(m Mode) (Plan, error) {
 	conc := []int{1, 8, 64}
+	keys := []int{1, 10, 100, 1000}
 	switch m {
 	case Smoke:
 		return Plan{Mode: m, Rounds: 2, RoundTime: time.Millisecond, Concurrency: conc, Sessions: 64,
 			StoreSizes: []int{100, 1000}, FileStoreMaxSize: 1000,
-			SweepExpired: []int{10, 100}, SweepLive: 100}, nil
+			SweepExpired: []int{10, 100}, SweepLive: 100, SessionKeys: []int{1, 10, 100}}, nil
 	case Quick:
 		return Plan{Mode: m, Rounds: 7, RoundTime: 20 * time.Millisecond, Concurrency: conc, Sessions: 64,
 			StoreSizes: []int{1000, 10_000}, FileStoreMaxSize: 10_000,
-			SweepExpired: []int{1000, 10_000}, SweepLive: 10_000}, nil
+			SweepExpired: []int{1000, 10_000}, SweepLive: 10_000, SessionKeys: keys}, nil
 	case Full:
 		return Plan{Mode: m, Rounds: 25, RoundTime: 60 * time.Millisecond, Concurrency: conc, Sessions: 64,
 			StoreSizes: []int{10_000, 100_000, 1_000_000}, FileStoreMaxSize: 100_000,
-			SweepExpired: []int{1000, 10_000}, SweepLive: 100_000}, nil
+			SweepExpired: []int{1000, 10_000}, SweepLive: 100_000, SessionKeys: keys}, nil
 	}
 	return Plan{}, fmt.Errorf("bench: unknown mode %q (want %s, %s or %s)", m, Smoke, Quick, Full)
 }
@@ -109,6 +114,9 @@ func (p *Plan) wantsContender(c contender) bool {
 	}
 	for _, n := range p.StoreSizes {
 		names = append(names, sizeName(c.name, n))
+	}
+	for _, n := range p.SessionKeys {
+		names = append(names, keysName(c.name, n))
 	}
 	if c.library == "sessionkv" {
 		names = append(names, "store/"+c.name+"/load", "store/"+c.name+"/save")
@@ -128,6 +136,11 @@ func (p *Plan) validate() error {
 	for _, c := range p.Concurrency {
 		if c < 1 {
 			return fmt.Errorf("bench: concurrency %d is under 1", c)
+		}
+	}
+	for _, n := range p.SessionKeys {
+		if n < 1 {
+			return fmt.Errorf("bench: session keys %d is under 1", n)
 		}
 	}
 	return nil

@@ -86,16 +86,35 @@ func WriteTable(w io.Writer, res *Results) error {
 	return nil
 }
 
-// measured is a verdict's ratio as the report shows it.
+// measured is a verdict's ratio, or for a target without a peer its
+// figure, as the report shows it.
 func measured(v Verdict) string {
 	if v.Status == NotMeasured {
 		return v.Note
+	}
+	if v.Peer == "" {
+		s := fmtPerOp(v.Metric, v.Value)
+		if v.Low > 0 {
+			s += fmt.Sprintf(" (p25–p75: %s–%s)", fmtNs(v.Low), fmtNs(v.High))
+		}
+		return s
 	}
 	s := fmtRatio(v.Ratio)
 	if v.Low > 0 {
 		s += fmt.Sprintf(" (p25–p75: %s–%s)", fmtRatio(v.Low), fmtRatio(v.High))
 	}
 	return s
+}
+
+// required is what a verdict needs to be met, as the report shows it.
+func required(v Verdict) string {
+	switch {
+	case v.Peer == "":
+		return "≤ " + fmtPerOp(v.Metric, v.AtMost)
+	case v.Required == 1:
+		return "> 1x"
+	}
+	return "≥ " + fmtRatio(v.Required)
 }
 
 // first returns the first of three values.
@@ -120,6 +139,7 @@ func WriteReport(w io.Writer, res *Results, charts []string) {
 	r.stores()
 	r.commits()
 	r.sweeps()
+	r.keys()
 	r.sizes()
 	r.footer()
 }
@@ -230,8 +250,10 @@ func (r *reportWriter) targets() {
 	r.p("## Targets")
 	r.p("")
 	var rows [][]string
-	informational := false
+	informational, aboveFloor, absolute := false, false, false
 	for _, v := range r.res.Verdicts {
+		aboveFloor = aboveFloor || v.Floor != ""
+		absolute = absolute || v.Peer == ""
 		status := string(v.Status)
 		switch v.Status {
 		case Missed:
@@ -247,14 +269,22 @@ func (r *reportWriter) targets() {
 		if v.Status != NotMeasured {
 			m = measured(v)
 		}
-		need := "≥ " + fmtRatio(v.Required)
-		if v.Required == 1 {
-			need = "> 1x"
-		}
-		rows = append(rows, []string{v.Title, m, need, status})
+		rows = append(rows, []string{v.Title, m, required(v), status})
 	}
-	r.alignedTable([]string{"Target", "Measured (" + string(TimePerOp) + " or " + string(AllocsPerOp) + " ratio)",
+	r.alignedTable([]string{"Target", "Measured (" + string(TimePerOp) + " or " + string(AllocsPerOp) + " ratio, or per op)",
 		"Required", "Status"}, "lrrl", rows)
+	if aboveFloor || absolute {
+		var notes []string
+		if aboveFloor {
+			notes = append(notes, "A target against the no-session floor compares the costs above it: "+
+				"(peer − floor) / (sessionkv − floor), within each round.")
+		}
+		if absolute {
+			notes = append(notes, "A target without a peer bounds sessionkv's own figure per op, its median over the rounds.")
+		}
+		r.p("%s", strings.Join(notes, " "))
+		r.p("")
+	}
 	if informational {
 		r.p("Lines marked informational are there to be read, not to be met: comparisons with a peer where the " +
 			"project has set itself no goal, and bbolt's own ceiling next to the durable-commit target.")
@@ -453,6 +483,72 @@ func (r *reportWriter) sizes() {
 		rows = append(rows, append([]string{c.Contender, fmtSize(c.StoreSize)}, resultRow(c)...))
 	}
 	r.table(append([]string{"contender", "sessions"}, resultHead...), rows)
+}
+
+// keysBase is the session size the keys section compares the larger ones
+// with.
+const keysBase = 10
+
+func (r *reportWriter) keys() {
+	cases := r.section("keys", "Cost by session size",
+		"One request, one client, whose handler reads the int `counter` and writes it back incremented, on "+
+			"sessions of growing size: `counter` alone, or with strings of "+fmt.Sprint(keyValueLen)+" bytes "+
+			"under `k0001`, `k0002`... Each contender holds the same number of sessions of each size, and the "+
+			"requests go to them in turn. Each request is made with `httptest.NewRequestWithContext`, the "+
+			"session's cookie added, and answered to a new `httptest.ResponseRecorder`, as a server gives its "+
+			"handlers requests and header maps of their own; `floor` is the same harness without any session. "+
+			"Persistent stores run without fsync, so that the figures show the cost of the session's size.")
+	if len(cases) == 0 {
+		return
+	}
+	r.chart(KeysChart, "Time per request versus keys in the session")
+	var names []string
+	largest := 0
+	for _, c := range cases {
+		if !slices.Contains(names, c.Contender) {
+			names = append(names, c.Contender)
+		}
+		largest = max(largest, c.SessionKeys)
+	}
+	if largest > keysBase {
+		r.p("From %d to %s keys (time and allocations at %s keys over those at %d; time a median of ratios within each round):",
+			keysBase, fmtKeys(largest), fmtKeys(largest), keysBase)
+		r.p("")
+		var rows [][]string
+		for _, name := range names {
+			base, okBase := r.res.Find(keysName(name, keysBase))
+			top, okTop := r.res.Find(keysName(name, largest))
+			if !okBase || !okTop {
+				continue
+			}
+			mid, lo, hi := timeRatio(top, base)
+			rows = append(rows, []string{name, fmtNs(base.NsPerOp), fmtNs(top.NsPerOp),
+				fmt.Sprintf("%s (%s–%s)", fmtRatio(mid), fmtRatio(lo), fmtRatio(hi)),
+				fmt.Sprintf("%.1f", base.AllocsPerOp), fmt.Sprintf("%.1f", top.AllocsPerOp),
+				fmtRatio(ratio(top.AllocsPerOp, base.AllocsPerOp))})
+		}
+		k0, k1 := fmt.Sprint(keysBase), fmtKeys(largest)
+		r.table([]string{"contender", "time at " + k0, "time at " + k1, "time growth (p25–p75)",
+			"allocs at " + k0, "allocs at " + k1, "allocs growth"}, rows)
+	}
+	var rows [][]string
+	for _, c := range cases {
+		above := "–"
+		if floor, ok := r.res.Find(keysName("floor", c.SessionKeys)); ok && c.Contender != "floor" {
+			above = fmtNs(c.NsPerOp - floor.NsPerOp)
+		}
+		rows = append(rows, append(append([]string{c.Contender, fmt.Sprint(c.SessionKeys)}, resultRow(c)...), above))
+	}
+	r.table(append(append([]string{"contender", "keys"}, resultHead...), "above floor"), rows)
+}
+
+// fmtKeys formats a number of keys with thousands separated, as "1,000".
+func fmtKeys(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func (r *reportWriter) footer() {

@@ -14,8 +14,8 @@ import (
 type Result struct {
 	// Name identifies the case: group/contender[/parameters].
 	Name string `json:"name"`
-	// Group is what the case compares: cycle, store, codec, size, sweep or
-	// commit.
+	// Group is what the case compares: cycle, store, codec, size, sweep,
+	// commit or keys.
 	Group string `json:"group"`
 	// Contender is who does the work, e.g. "sessionkv-memstore",
 	// "scs-memstore" or "encoding-gob".
@@ -28,6 +28,9 @@ type Result struct {
 	// StoreSize is the number of sessions in the store, 0 where it does not
 	// apply.
 	StoreSize int `json:"store_size"`
+	// SessionKeys is the number of keys in the session the case's requests
+	// load, 0 where it does not apply: only the keys cases set it.
+	SessionKeys int `json:"session_keys,omitempty"`
 
 	// NsPerOp is the median over the rounds of the time per op.
 	NsPerOp float64 `json:"ns_per_op"`

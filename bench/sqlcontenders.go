@@ -194,7 +194,7 @@ func newSCSOnDB(e *env, db *sql.DB, schema []string, store scs.Store, sessions i
 	if err := execAll(e.ctx, db, schema); err != nil {
 		return nil, errors.Join(err, release())
 	}
-	s, err := newSCS(store, sessions, release)
+	s, err := newSCS(store, e.data.set, sessions, release)
 	if err != nil {
 		return nil, errors.Join(err, release())
 	}

@@ -36,6 +36,7 @@ var groups = []group{
 	{"cycle", (*runner).cycleGroup},
 	{"commit", (*runner).commitGroup},
 	{"sweep", (*runner).sweepGroup},
+	{"keys", (*runner).keysGroup},
 	{"size", (*runner).sizeGroup},
 }
 

@@ -29,7 +29,8 @@ const (
 	NotMeasured Status = "not measured"
 )
 
-// target is a ratio sessionkv must reach against a peer in the same run.
+// target is a ratio sessionkv must reach against a peer in the same run,
+// or, without a peer, a bound on one of its own figures.
 type target struct {
 	title  string
 	ours   string // case names
@@ -38,6 +39,13 @@ type target struct {
 	// atLeast is the least peer/ours ratio that meets the target: 5 means
 	// ours takes at most a fifth of the peer's; 1 means ours must be faster.
 	atLeast float64
+	// floor, when set, names the case of the same harness without any
+	// session: the ratio is then of the costs above it,
+	// (peer - floor) / (ours - floor).
+	floor string
+	// atMost, for a target without a peer, is the most ours may measure:
+	// allocations or nanoseconds per op.
+	atMost float64
 	// absent explains why ours may not be measured yet.
 	absent string
 	// informational: a comparison shown to readers rather than a goal the
@@ -85,23 +93,41 @@ var targets = []target{
 		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 1), peer: cycleName("scs-sqlite3store", 1), metric: TimePerOp, atLeast: 1},
 	{title: "Request cycle on sqlstore (SQLite, durable) faster than scs/sqlite3store, same settings (64 clients)",
 		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 64), peer: cycleName("scs-sqlite3store", 64), metric: TimePerOp, atLeast: 1},
+	{title: "Touching one key of a 1,000-key session ≤ 3x the time of a 10-key session (memstore)",
+		ours: keysName("sessionkv-memstore", 1000), peer: keysName("sessionkv-memstore", 10), metric: TimePerOp, atLeast: 1.0 / 3},
+	{title: "Touching one key of a 1,000-key session ≤ 2x the allocations of a 10-key session (memstore)",
+		ours: keysName("sessionkv-memstore", 1000), peer: keysName("sessionkv-memstore", 10), metric: AllocsPerOp, atLeast: 0.5},
+	{title: "10-key request cycle on memstore: ≤ 30 allocations",
+		ours: keysName("sessionkv-memstore", 10), metric: AllocsPerOp, atMost: 30},
+	{title: "10-key request cycle on memstore: cost above the no-session floor ≤ 0.1x scs+memstore's",
+		ours: keysName("sessionkv-memstore", 10), peer: keysName("scs-memstore", 10), floor: keysName("floor", 10),
+		metric: TimePerOp, atLeast: 10},
 }
 
 // Verdict is the outcome of one target in one run.
 type Verdict struct {
 	// Title states the target.
 	Title string `json:"title"`
-	// Ours and Peer name the cases compared.
-	Ours string `json:"ours"`
-	Peer string `json:"peer"`
+	// Ours and Peer name the cases compared; Peer is empty for a bound on
+	// ours alone. Floor, when set, names the case of the same harness
+	// without any session, whose figures are taken off both sides.
+	Ours  string `json:"ours"`
+	Peer  string `json:"peer"`
+	Floor string `json:"floor,omitempty"`
 	// Metric is what is compared and Required the least peer/ours ratio
-	// that meets the target.
+	// that meets the target; AtMost, for a target without a peer, the
+	// most ours may measure.
 	Metric   Metric  `json:"metric"`
 	Required float64 `json:"required"`
-	// Ratio is peer/ours. For times it is the median over the rounds of
-	// the ratio within each round, and Low and High are its quartiles (see
-	// timeRatio); for allocations, the ratio of the medians.
+	AtMost   float64 `json:"at_most,omitempty"`
+	// Ratio is peer/ours, or with a floor (peer - floor) / (ours - floor).
+	// For times it is the median over the rounds of the ratio within each
+	// round, and Low and High are its quartiles (see timeRatio); for
+	// allocations, the ratio of the medians. Without a peer, Ratio is
+	// zero and Value is ours' median, Low and High its quartiles for a
+	// time.
 	Ratio float64 `json:"ratio"`
+	Value float64 `json:"value,omitempty"`
 	Low   float64 `json:"ratio_low,omitempty"`
 	High  float64 `json:"ratio_high,omitempty"`
 	// Status is met, missed or not measured; Note says why not measured.
@@ -123,17 +149,18 @@ func Check(res *Results) []Verdict {
 }
 
 func (t target) check(res *Results) Verdict {
-	v := Verdict{Title: t.title, Ours: t.ours, Peer: t.peer, Metric: t.metric, Required: t.atLeast,
-		Informational: t.informational}
+	v := Verdict{Title: t.title, Ours: t.ours, Peer: t.peer, Floor: t.floor, Metric: t.metric,
+		Required: t.atLeast, AtMost: t.atMost, Informational: t.informational}
 	ours, okOurs := res.Find(t.ours)
 	peer, okPeer := res.Find(t.peer)
+	floor, okFloor := res.Find(t.floor)
 	switch {
 	case !okOurs && t.absent != "":
 		v.Status, v.Note = NotMeasured, t.absent
 		return v
-	case !okOurs || !okPeer:
+	case !okOurs || (t.peer != "" && !okPeer) || (t.floor != "" && !okFloor):
 		v.Status, v.Note = NotMeasured, "not run in this run"
-		for _, name := range []string{t.ours, t.peer} {
+		for _, name := range []string{t.ours, t.peer, t.floor} {
 			if reason, ok := res.skipReason(name); ok {
 				v.Note = reason
 				break
@@ -141,12 +168,28 @@ func (t target) check(res *Results) Verdict {
 		}
 		return v
 	}
-	if t.metric == AllocsPerOp {
+	v.Status = Missed
+	if t.peer == "" {
+		if t.metric == AllocsPerOp {
+			v.Value = ours.AllocsPerOp
+		} else {
+			v.Value, v.Low, v.High = ours.NsPerOp, ours.Spread.P25, ours.Spread.P75
+		}
+		if v.Value <= t.atMost {
+			v.Status = Met
+		}
+		return v
+	}
+	switch {
+	case t.floor != "" && t.metric == AllocsPerOp:
+		v.Ratio = ratioAbove(peer.AllocsPerOp, ours.AllocsPerOp, floor.AllocsPerOp)
+	case t.floor != "":
+		v.Ratio, v.Low, v.High = timeRatioAbove(peer, ours, floor)
+	case t.metric == AllocsPerOp:
 		v.Ratio = ratio(peer.AllocsPerOp, ours.AllocsPerOp)
-	} else {
+	default:
 		v.Ratio, v.Low, v.High = timeRatio(peer, ours)
 	}
-	v.Status = Missed
 	if v.Ratio >= t.atLeast && (t.atLeast != 1 || v.Ratio > 1) {
 		v.Status = Met
 	}
@@ -172,6 +215,29 @@ func timeRatio(peer, ours Result) (mid, lo, hi float64) {
 		ratio(peer.Spread.P75, ours.Spread.P25)
 }
 
+// timeRatioAbove is timeRatio on the times above floor's:
+// (peer - floor) / (ours - floor), within each round when the three cases
+// shared their rounds, else from their medians and quartiles.
+func timeRatioAbove(peer, ours, floor Result) (mid, lo, hi float64) {
+	if n := len(ours.RoundNs); n > 0 && n == len(peer.RoundNs) && n == len(floor.RoundNs) {
+		rs := make([]float64, n)
+		for i := range rs {
+			rs[i] = ratioAbove(peer.RoundNs[i], ours.RoundNs[i], floor.RoundNs[i])
+		}
+		slices.Sort(rs)
+		return quantile(rs, 0.5), quantile(rs, 0.25), quantile(rs, 0.75)
+	}
+	f := floor.NsPerOp
+	return ratioAbove(peer.NsPerOp, ours.NsPerOp, f), ratioAbove(peer.Spread.P25, ours.Spread.P75, f),
+		ratioAbove(peer.Spread.P75, ours.Spread.P25, f)
+}
+
+// ratioAbove returns (peer - floor) / (ours - floor). A side at or below
+// the floor costs nothing above it: zero.
+func ratioAbove(peer, ours, floor float64) float64 {
+	return ratio(max(peer-floor, 0), max(ours-floor, 0))
+}
+
 // ratio returns peer/ours. An ours of zero (no allocations) counts as a
 // thousandth, which keeps the ratio finite, as JSON needs.
 func ratio(peer, ours float64) float64 {
@@ -179,6 +245,18 @@ func ratio(peer, ours float64) float64 {
 		return 1
 	}
 	return peer / math.Max(ours, 1e-3)
+}
+
+// fmtPerOp formats a figure of metric m per op, such as "27 allocs/op" or
+// "1.25µs/op".
+func fmtPerOp(m Metric, x float64) string {
+	if m == AllocsPerOp {
+		if x == math.Trunc(x) {
+			return fmt.Sprintf("%.0f allocs/op", x)
+		}
+		return fmt.Sprintf("%.1f allocs/op", x)
+	}
+	return fmtNs(x) + "/op"
 }
 
 // fmtRatio formats a ratio as "12.3x".

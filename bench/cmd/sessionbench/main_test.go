@@ -24,9 +24,11 @@ func TestRun_WritesAndPublishes(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		// No size case ran, so there is no size chart.
-		if _, err := os.Stat(filepath.Join(dir, bench.SizeChart)); err == nil {
-			t.Errorf("%s written without size cases", bench.SizeChart)
+		// No size or keys case ran, so there is no chart of them.
+		for _, chart := range []string{bench.SizeChart, bench.KeysChart} {
+			if _, err := os.Stat(filepath.Join(dir, chart)); err == nil {
+				t.Errorf("%s written without its cases", chart)
+			}
 		}
 	}
 	if !strings.Contains(stdout.String(), "cycle/scs-memstore/c=1") || !strings.Contains(stdout.String(), "MET") &&
