@@ -67,6 +67,19 @@
 // MsgpackCodec, the default, keeps the model exactly. JSONCodec trades
 // []byte and time.Time fidelity for interoperability (see its doc).
 //
+// # Cost
+//
+// A request costs what its handler touches, not what the session holds.
+// With MsgpackCodec, loading a session checks the whole stored record in
+// one pass that builds nothing but an index of its entries (key and byte
+// span), and each value is decoded the first time it is read: a request
+// that reads one key of a 1,000-key session decodes that one value, and
+// Has, Keys and Len decode none. A commit writes the record from the bytes
+// of the entries the request left alone and the encoding of those it set,
+// never decoding or re-encoding the rest; the store still writes the whole
+// record, its unit. Reading a stored integer with GetInt or GetInt64
+// decodes it in place. Other codecs decode the whole record at load.
+//
 // # Concurrency
 //
 // Engine, the stores and codecs are safe for concurrent use. A Session is
@@ -78,7 +91,7 @@
 // it is in the store at that moment, inside the store's atomic
 // read-modify-write (Updater): requests that change different keys all
 // persist, and for the same key the later commit wins. Untouched values are
-// copied as encoded bytes, not decoded and re-encoded (Merger). Clear, Flush
+// copied as encoded bytes, not decoded and re-encoded. Clear, Flush
 // and CycleKey replace the whole record by design. A request that only read
 // the session just extends its expiry. With a store that does not implement
 // Updater, a commit replaces the whole record: the later writer wins.

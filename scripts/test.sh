@@ -81,9 +81,9 @@ lane() { # name, then package, target and executions triples
     shift 3
   done
 }
-lane a . FuzzMsgpackDecode 100000 . FuzzMsgpackMerge 60000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 &
+lane a . FuzzMsgpackDecode 60000 . FuzzMsgpackMerge 60000 . FuzzRequestCookie 50000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 &
 lane_a=$!
-lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 &
+lane b . FuzzIndexMsgpack 60000 ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 &
 lane_b=$!
 failed=0
 wait "$lane_a" || failed=1
