@@ -107,6 +107,7 @@ var (
 	_ session.Store         = (*Store)(nil)
 	_ session.Sweeper       = (*Store)(nil)
 	_ session.Updater       = (*Store)(nil)
+	_ session.LoadAppender  = (*Store)(nil)
 	_ session.Ranger        = (*Store)(nil)
 	_ session.ExpiredRanger = (*Store)(nil)
 	_ session.UserIndexer   = (*Store)(nil)
@@ -392,6 +393,17 @@ func (s *Store) del(tx *bbolt.Tx, key []byte) (bool, error) {
 
 // Load implements session.Store.
 func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
+	return s.load(ctx, key, nil, true)
+}
+
+// LoadAppend implements session.LoadAppender.
+func (s *Store) LoadAppend(ctx context.Context, key string, dst []byte) (session.Record, error) {
+	return s.load(ctx, key, dst, false)
+}
+
+// load copies the record under key out of the transaction, its data
+// appended to dst, or to a slice of its own size when fresh is set.
+func (s *Store) load(ctx context.Context, key string, dst []byte, fresh bool) (session.Record, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return session.Record{}, err
 	}
@@ -404,7 +416,10 @@ func (s *Store) Load(ctx context.Context, key string) (session.Record, error) {
 			return nil
 		}
 		// bbolt's slices die with the transaction: copy out.
-		out = session.Record{Data: bytes.Clone(rec.Data), Expires: rec.Expires, UserID: rec.UserID}
+		out = session.Record{Data: append(dst, rec.Data...), Expires: rec.Expires, UserID: rec.UserID}
+		if fresh {
+			out.Data = bytes.Clone(rec.Data)
+		}
 		found = true
 		return nil
 	})
