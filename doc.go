@@ -33,8 +33,9 @@
 // uses when present: Sweeper (the background sweeper removes expired
 // records), Updater (atomic read-modify-write: merged commits and the
 // no-resurrection check), Ranger and ExpiredRanger (iteration for tools),
-// UserIndexer (per-user listing and revocation), Sealer (the session lives
-// in the cookie) and io.Closer. This module's stores: boltstore (the embedded
+// UserIndexer (per-user listing and revocation), LoadAppender (loads into
+// recycled buffers), Sealer (the session lives in the cookie) and
+// io.Closer. This module's stores: boltstore (the embedded
 // default), filestore, redisstore, cachestore (a cache in front of any
 // store), cookiestore and memstore. Package storetest is the conformance
 // suite every server-side store runs.

@@ -30,6 +30,11 @@ const (
 //
 // Values returned by Get, Values, Items and the getters share memory with the
 // session: treat them as read-only, and Set a changed copy instead.
+//
+// A session from the middleware stays usable after its request is over (a
+// goroutine may keep it), but the buffer its record was read into has gone
+// back to be reused: its next use reads the record from the store again,
+// with the changes the session holds on top.
 type Session struct {
 	engine *Engine
 	ctx    context.Context // for the lazy load in the middleware
