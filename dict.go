@@ -30,7 +30,13 @@ type dict struct {
 	buf     *[]byte     // the recycled buffer raw lies in, or nil
 	entries []rawEntry  // raw's entries in order; a later one wins over an earlier one with its key
 	pooled  *[]rawEntry // the recycled index entries lies in, or nil
-	live    int         // entries not dead
+	// rawIdx maps each key of raw to its last entry, built once a large
+	// index has been searched often enough that scanning would cost more;
+	// rawDupes: raw repeats a key. scans counts the searches before that.
+	rawIdx   map[string]int32
+	rawDupes bool
+	scans    int
+	live     int // entries not dead
 	// savedSince: a save since raw was loaded, so dead entries are no
 	// longer exactly the changes a commit must make.
 	savedSince bool
@@ -77,6 +83,7 @@ func (d *dict) dropRaw() {
 	clear(d.decoded)
 	d.raw, d.buf, d.entries, d.live, d.pooled = nil, nil, d.entryBuf[:0], 0, nil
 	d.savedSince = false
+	d.rawIdx, d.rawDupes, d.scans = nil, false, 0
 	d.decoded = d.decodedBuf[:0]
 }
 
@@ -175,9 +182,50 @@ func (d *dict) findBytes(key []byte) *overEntry {
 // rawKey returns the bytes of e's key.
 func (d *dict) rawKey(e *rawEntry) []byte { return d.raw[e.key:e.val] }
 
+// Past rawIndexScans searches of an index of more than rawIndexFrom
+// entries, a dict maps the keys: a request that reads or sets a handful of
+// keys scans, one that walks them all (Keys, then Get of each) does not
+// pay a scan per key.
+const (
+	rawIndexFrom  = 64
+	rawIndexScans = 16
+)
+
+// scanned counts a search of the index and maps its keys once searching
+// has cost enough; it reports whether rawIdx is there.
+func (d *dict) scanned() bool {
+	if d.rawIdx != nil {
+		return true
+	}
+	if d.scans++; d.scans <= rawIndexScans || len(d.entries) <= rawIndexFrom {
+		return false
+	}
+	d.rawIdx = make(map[string]int32, len(d.entries))
+	for i := range d.entries {
+		e := &d.entries[i]
+		if e.dead {
+			continue
+		}
+		k := string(d.rawKey(e))
+		if _, ok := d.rawIdx[k]; ok {
+			d.rawDupes = true
+		}
+		d.rawIdx[k] = int32(i)
+	}
+	return true
+}
+
 // findRaw returns the live raw entry of key, or nil.
 func (d *dict) findRaw(key string) *rawEntry {
 	if d.live == 0 {
+		return nil
+	}
+	if d.scanned() {
+		// shadow kills every entry of a key at once, so the last one is
+		// live if any is.
+		if i, ok := d.rawIdx[key]; ok && !d.entries[i].dead {
+			return &d.entries[i]
+		}
 		return nil
 	}
 	for i := len(d.entries) - 1; i >= 0; i-- {
@@ -298,17 +346,28 @@ func (d *dict) shadow(key string) {
 	if d.live == 0 {
 		return
 	}
+	if d.scanned() && !d.rawDupes {
+		if i, ok := d.rawIdx[key]; ok && !d.entries[i].dead {
+			d.kill(&d.entries[i])
+		}
+		return
+	}
 	for i := range d.entries {
 		e := &d.entries[i]
 		if e.dead || e.keyLen() != len(key) || string(d.rawKey(e)) != key {
 			continue
 		}
-		e.dead = true
-		if e.cached > 0 {
-			d.decoded[e.cached-1] = nil
-		}
-		d.live--
+		d.kill(e)
 	}
+}
+
+// kill marks e dead.
+func (d *dict) kill(e *rawEntry) {
+	e.dead = true
+	if e.cached > 0 {
+		d.decoded[e.cached-1] = nil
+	}
+	d.live--
 }
 
 // saved forgets which entries changed: they are in the store now.

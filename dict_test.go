@@ -418,3 +418,127 @@ func TestRelease_RecordGoneMeanwhile(t *testing.T) {
 		t.Errorf("no log line for the failed reload: %s", env.logs.String())
 	}
 }
+
+// TestRelease_StoreDownWhileReadingAgain checks a released session whose
+// store fails when the session reads its record again: nothing is written
+// over the record while it cannot be read, and the next use tries again.
+func TestRelease_StoreDownWhileReadingAgain(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.saved(t, sizedValues(20))
+	kept := make(chan *Session, 1)
+	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		_, _ = s.Get("k0001")
+		kept <- s
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	s := <-kept
+
+	env.store.SetFail(errStoreDown)
+	s.Set("late", int64(1))
+	if err := s.CycleKey(context.Background()); !errors.Is(err, errStoreDown) {
+		t.Fatalf("CycleKey while the record cannot be read: %v, want the store's error", err)
+	}
+	env.store.SetFail(nil)
+
+	if n := s.Len(); n != 21 {
+		t.Fatalf("Len = %d once the store is back, want 21", n)
+	}
+	if err := s.CycleKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.load(t, s.ID()).Len(); n != 21 {
+		t.Fatalf("the stored session has %d keys, want 21", n)
+	}
+}
+
+// blobCodec keeps its input: its one value is the payload itself, a []byte
+// aliasing what Decode was given, as zero-copy decoders do.
+type blobCodec struct{}
+
+func (blobCodec) Encode(dst []byte, values map[string]any) ([]byte, error) {
+	b, _ := values["blob"].([]byte)
+	return append(dst, b...), nil
+}
+
+func (blobCodec) Decode(data []byte) (map[string]any, error) {
+	return map[string]any{"blob": data[:len(data):len(data)]}, nil
+}
+
+// TestLoad_CodecKeepingItsInputGetsNoRecycledBuffer checks that a codec
+// whose values point into its input is never handed a buffer that goes
+// back to the pool: another visitor's record would show through.
+func TestLoad_CodecKeepingItsInputGetsNoRecycledBuffer(t *testing.T) {
+	env := newEnv(t, func(o *Options) { o.Codec = blobCodec{} })
+	alice := env.saved(t, map[string]any{"blob": []byte("alice's secret")})
+	bob := env.saved(t, map[string]any{"blob": []byte("bob's private!")})
+	serve := func(id string) []byte {
+		var got []byte
+		h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, _ = FromContext(r.Context()).GetBytes("blob")
+		}))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		return got
+	}
+	a := serve(alice)
+	_ = serve(bob)
+	if string(a) != "alice's secret" {
+		t.Fatalf("alice's value reads %q after another visitor's request", a)
+	}
+}
+
+// TestLazy_ManyLookups walks every key of large sessions, one of them with
+// a repeated key, past the point where the index maps its keys, and checks
+// each read and change against a plain map.
+func TestLazy_ManyLookups(t *testing.T) {
+	for _, dup := range []bool{false, true} {
+		values := sizedValues(300)
+		payload, err := MsgpackCodec{}.Encode(nil, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dup {
+			// Append a second "k0007" and bump the map's count (map16).
+			payload[2]++
+			payload = append(payload, 0xa5, 'k', '0', '0', '0', '7', 0x2a)
+			values["k0007"] = int64(42)
+		}
+		var d dict
+		d.reset()
+		if err := d.index(payload, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range d.keys() {
+			v, ok, err := d.get(k)
+			if err != nil || !ok || !reflect.DeepEqual(v, values[k]) {
+				t.Fatalf("dup=%v: get(%q) = %v, %v, %v; want %v", dup, k, v, ok, err, values[k])
+			}
+			switch i % 3 {
+			case 0:
+				d.set(k, int64(i))
+				values[k] = int64(i)
+			case 1:
+				d.del(k)
+				delete(values, k)
+			}
+		}
+		if d.rawIdx == nil {
+			t.Fatal("the walk never mapped the index's keys")
+		}
+		got, err := d.toMap()
+		if err != nil || !reflect.DeepEqual(got, values) {
+			t.Fatalf("dup=%v: %d values after the walk, want %d (%v)", dup, len(got), len(values), err)
+		}
+		if d.length() != len(values) {
+			t.Fatalf("dup=%v: length %d, want %d", dup, d.length(), len(values))
+		}
+		out, _ := d.appendMsgpack(nil)
+		if again, err := (MsgpackCodec{}).Decode(out); err != nil || !reflect.DeepEqual(again, values) {
+			t.Fatalf("dup=%v: the record written after the walk decodes to %d values (%v)", dup, len(again), err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,6 +88,15 @@ type requestState struct {
 type sessionContext struct {
 	context.Context
 	s *Session
+}
+
+// String names the context as context.WithValue's does.
+func (c *sessionContext) String() string {
+	parent := "context"
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithValue(session.contextKey, *session.Session)"
 }
 
 // Value implements context.Context.

@@ -299,7 +299,9 @@ func indexMsgpack(entries []rawEntry, data []byte) ([]rawEntry, error) {
 	if err != nil {
 		return entries, err
 	}
-	entries = slices.Grow(entries, n) // n is bounded by len(data)
+	// n is bounded by len(data)/2; real entries are larger, so a hostile
+	// header gets less room than it claims.
+	entries = slices.Grow(entries, min(n, len(data)/8+16))
 	for range n {
 		// The common shapes inline: a key of up to 31 bytes, a scalar or
 		// a string of up to 255 bytes; the scanner's methods otherwise.

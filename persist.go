@@ -30,7 +30,10 @@ func (e *Engine) load(ctx context.Context, s *Session) {
 	}
 	var buf *[]byte
 	var dst []byte
-	if s.recycle {
+	if _, ok := e.opts.Codec.(MsgpackCodec); ok && s.recycle {
+		// Only MsgpackCodec's values never point into what they were
+		// decoded from; another codec may keep its input, which must not
+		// go back to the pool while the session lives.
 		buf = encodeBuffers.Get().(*[]byte)
 		dst = (*buf)[:0]
 	}
@@ -74,12 +77,14 @@ func (e *Engine) load(ctx context.Context, s *Session) {
 
 // reload reads the record of a released session again (Session.release),
 // keeping what the session changed, its expiry choice and its owner on
-// top. If the record cannot be read any more, the session goes on without
-// the values it did not change, and a commit then finds the record gone
-// (ErrSessionInterrupted) or replaces what cannot be read, as any commit
-// does.
+// top. A store error is kept in loadErr, so nothing is saved over the
+// record, and the next use tries again; a corrupt record is dropped, the
+// session's own changes going on as a new session, as a first load would;
+// a record deleted meanwhile leaves the session without the values it did
+// not change, and its commit then finds the record gone
+// (ErrSessionInterrupted).
 func (e *Engine) reload(s *Session) {
-	s.loaded, s.released = true, false
+	s.loaded, s.released, s.loadErr = true, false, nil
 	if !s.stored || s.id == "" {
 		return
 	}
@@ -94,8 +99,18 @@ func (e *Engine) reload(s *Session) {
 			err = s.d.indexRaw(payload, nil)
 		}
 	}
-	if err != nil {
-		e.log.WarnContext(ctx, "session: reading a session again after its request failed",
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		e.log.WarnContext(ctx, "session: reading a session again after its request: deleted meanwhile",
+			"key", e.storeKey(s))
+	case errors.Is(err, ErrCorrupt):
+		e.dropCorrupt(ctx, s, err)
+		s.stored = false
+	default:
+		s.loadErr = fmt.Errorf("session: load: %w", err)
+		s.loaded, s.released = false, true
+		e.log.ErrorContext(ctx, "session: reading a session again after its request failed",
 			"key", e.storeKey(s), "err", err)
 	}
 }
@@ -170,6 +185,7 @@ func (e *Engine) save(ctx context.Context, s *Session) error {
 func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 	buf := encodeBuffers.Get().(*[]byte)
 	defer putEncodeBuffer(buf)
+	defer func() { s.merged = Record{} }() // its Data lies in buf
 	ch := s.changesLocked()
 	// The closure keeps its results in s, so that it captures nothing it
 	// assigns: a commit then allocates the closure alone.
@@ -214,7 +230,6 @@ func (e *Engine) merge(ctx context.Context, s *Session, now time.Time) error {
 	}
 	s.expiry, s.userID = s.mergedExp, s.merged.UserID
 	s.savedLocked(s.merged.Expires)
-	s.merged = Record{}
 	return nil
 }
 

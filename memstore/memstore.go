@@ -262,10 +262,11 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 		s.removeLocked(sh, key)
 		return nil
 	}
-	if found && cap(cur.Data) >= len(next.Data) && next.Data != nil {
+	if found && next.Data != nil && cap(cur.Data) >= len(next.Data) && cap(cur.Data) <= 2*len(next.Data)+4096 {
 		// Rewrite the record's own buffer: nothing outside this package
 		// holds it (readers copy under mu), and a request's commit then
-		// costs no allocation.
+		// costs no allocation. A record that shrank much gets a buffer
+		// of its size instead.
 		next.Data = append(cur.Data[:0], next.Data...)
 	} else {
 		next.Data = clone(next.Data)
