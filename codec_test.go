@@ -174,7 +174,9 @@ func TestJSONCodec_HostileInput(t *testing.T) {
 	}
 }
 
-func FuzzMsgpackDecode(f *testing.F) {
+// addMsgpackSeeds gives a fuzz target of encoded session maps a valid one
+// and the small hostile inputs.
+func addMsgpackSeeds(f *testing.F) {
 	small := fidelityValues()
 	delete(small, "big")
 	valid, _ := MsgpackCodec{}.Encode(nil, mustNormalize(f, small))
@@ -184,6 +186,10 @@ func FuzzMsgpackDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+}
+
+func FuzzMsgpackDecode(f *testing.F) {
+	addMsgpackSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := MsgpackCodec{}.Decode(data)
 		if err != nil {

@@ -6,23 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkv/session"
+	"github.com/sessionkv/session/internal/testkit"
 	"github.com/sessionkv/session/memstore"
 )
-
-// sizedSession returns a session of n keys: "counter" and n-1 strings of
-// 100 bytes, the shape of a cart or a wizard's saved form.
-func sizedSession(n int) map[string]any {
-	m := map[string]any{"counter": int64(17)}
-	for i := 1; i < n; i++ {
-		m[fmt.Sprintf("k%04d", i)] = strings.Repeat(string(rune('a'+i%26)), 100)
-	}
-	return m
-}
 
 // BenchmarkRequestCost is one request through the middleware whose handler
 // reads one int and writes it back, on memstore, by session size, with a
@@ -65,7 +55,7 @@ func benchCost(b *testing.B, n int, h http.Handler) {
 	}
 	defer engine.Close()
 	s, _ := engine.Load(ctx, "")
-	s.Update(sizedSession(n))
+	s.Update(testkit.SizedSession(n))
 	if err := engine.Save(ctx, s); err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +102,7 @@ func BenchmarkRequestCost_Growth(b *testing.B) {
 		}
 		defer e.Close()
 		s, _ := e.Load(ctx, "")
-		s.Update(sizedSession(n))
+		s.Update(testkit.SizedSession(n))
 		if err := e.Save(ctx, s); err != nil {
 			b.Fatal(err)
 		}

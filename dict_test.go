@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -16,30 +15,15 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
-)
 
-// sizedValues returns n keys: "counter" and n-1 strings of 100 bytes.
-func sizedValues(n int) map[string]any {
-	m := map[string]any{"counter": int64(17)}
-	for i := 1; i < n; i++ {
-		m[fmt.Sprintf("k%04d", i)] = strings.Repeat(string(rune('a'+i%26)), 100)
-	}
-	return m
-}
+	"github.com/sessionkv/session/internal/testkit"
+)
 
 // FuzzIndexMsgpack checks that the index pass a load makes accepts exactly
 // what a full decode accepts, and that the values read lazily, and the
 // record a commit writes from the index, are what a full decode gives.
 func FuzzIndexMsgpack(f *testing.F) {
-	small := fidelityValues()
-	delete(small, "big")
-	valid, _ := MsgpackCodec{}.Encode(nil, mustNormalize(f, small))
-	f.Add(valid)
-	for _, data := range hostileInputs {
-		if len(data) <= 64 {
-			f.Add(data)
-		}
-	}
+	addMsgpackSeeds(f)
 	f.Add([]byte{0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02}) // a repeated key
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, decodeErr := MsgpackCodec{}.Decode(data)
@@ -91,7 +75,7 @@ func mapsKeys(m map[string]any) func(func(string) bool) {
 
 func TestLazy_ReadDecodesOnlyWhatItReturns(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(1000))
+	id := env.saved(t, testkit.SizedSession(1000))
 	s := env.load(t, id)
 	if v, _ := s.GetString("k0500"); v != strings.Repeat(string(rune('a'+500%26)), 100) {
 		t.Fatalf("k0500 = %q", v)
@@ -115,7 +99,7 @@ func TestLazy_ReadDecodesOnlyWhatItReturns(t *testing.T) {
 
 func TestLazy_ReadOnlyRequestWritesNothing(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(100))
+	id := env.saved(t, testkit.SizedSession(100))
 	before := env.store.Calls()
 	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := FromContext(r.Context())
@@ -295,7 +279,7 @@ func TestLazy_GetInt64ReadsEveryIntegerCode(t *testing.T) {
 
 func TestLazy_ReadsAfterChanges(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(50))
+	id := env.saved(t, testkit.SizedSession(50))
 	s := env.load(t, id)
 	s.Set("k0001", "new")
 	_ = s.Delete("k0002")
@@ -337,25 +321,33 @@ func TestLazy_ReadsAfterChanges(t *testing.T) {
 	}
 }
 
+// afterRequest serves one request with the session id to a handler that
+// calls use, and returns the session as a goroutine that kept it would
+// have it once the request is over.
+func afterRequest(t *testing.T, env *testEnv, id string, use func(*Session)) *Session {
+	t.Helper()
+	var kept *Session
+	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kept = FromContext(r.Context())
+		use(kept)
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	return kept
+}
+
 // TestRelease_SessionUsedAfterItsRequest checks a session a goroutine keeps
 // using after its request ended: the middleware has given back the buffer
 // its record was read into, and the session reads the record again,
 // keeping its own changes on top.
 func TestRelease_SessionUsedAfterItsRequest(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(20))
-	kept := make(chan *Session, 1)
-	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
+	id := env.saved(t, testkit.SizedSession(20))
+	s := afterRequest(t, env, id, func(s *Session) {
 		_, _ = s.Get("k0001")
 		s.Set("k0002", "set in the request")
-		kept <- s
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
-	h.ServeHTTP(httptest.NewRecorder(), req)
-	s := <-kept
+	})
 	if s.d.buf != nil || s.d.raw != nil {
 		t.Fatal("the request's buffer is still the session's after the request")
 	}
@@ -393,17 +385,8 @@ func TestRelease_SessionUsedAfterItsRequest(t *testing.T) {
 // request, whose record was deleted since, does not bring it back.
 func TestRelease_RecordGoneMeanwhile(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(5))
-	kept := make(chan *Session, 1)
-	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
-		_, _ = s.Get("k0001")
-		kept <- s
-	}))
-	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
-	h.ServeHTTP(httptest.NewRecorder(), req)
-	s := <-kept
+	id := env.saved(t, testkit.SizedSession(5))
+	s := afterRequest(t, env, id, func(s *Session) { _, _ = s.Get("k0001") })
 	if err := env.store.Delete(context.Background(), StoreKey(id)); err != nil {
 		t.Fatal(err)
 	}
@@ -424,17 +407,8 @@ func TestRelease_RecordGoneMeanwhile(t *testing.T) {
 // over the record while it cannot be read, and the next use tries again.
 func TestRelease_StoreDownWhileReadingAgain(t *testing.T) {
 	env := newEnv(t, nil)
-	id := env.saved(t, sizedValues(20))
-	kept := make(chan *Session, 1)
-	h := env.engine.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
-		_, _ = s.Get("k0001")
-		kept <- s
-	}))
-	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "sessionid", Value: id})
-	h.ServeHTTP(httptest.NewRecorder(), req)
-	s := <-kept
+	id := env.saved(t, testkit.SizedSession(20))
+	s := afterRequest(t, env, id, func(s *Session) { _, _ = s.Get("k0001") })
 
 	env.store.SetFail(errStoreDown)
 	s.Set("late", int64(1))
@@ -496,7 +470,7 @@ func TestLoad_CodecKeepingItsInputGetsNoRecycledBuffer(t *testing.T) {
 // each read and change against a plain map.
 func TestLazy_ManyLookups(t *testing.T) {
 	for _, dup := range []bool{false, true} {
-		values := sizedValues(300)
+		values := testkit.SizedSession(300)
 		payload, err := MsgpackCodec{}.Encode(nil, values)
 		if err != nil {
 			t.Fatal(err)

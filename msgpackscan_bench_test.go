@@ -3,12 +3,14 @@ package session
 import (
 	"fmt"
 	"testing"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // BenchmarkIndexMsgpack is the validating pass a load makes over a stored
 // session of 1,000 keys, beside a full decode of it.
 func BenchmarkIndexMsgpack(b *testing.B) {
-	data, err := MsgpackCodec{}.Encode(nil, sizedValues(1000))
+	data, err := MsgpackCodec{}.Encode(nil, testkit.SizedSession(1000))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func BenchmarkIndexMsgpack(b *testing.B) {
 func BenchmarkRecordFloor(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			payload, err := MsgpackCodec{}.Encode(nil, sizedValues(n))
+			payload, err := MsgpackCodec{}.Encode(nil, testkit.SizedSession(n))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/sessionkv/session/internal/testkit"
 )
 
 // Goroutines of one request keep using the session while the middleware
@@ -16,7 +18,7 @@ func TestRelease_GoroutinesAcrossRelease(t *testing.T) {
 	env := newEnv(t, nil)
 	ids := make([]string, 8)
 	for i := range ids {
-		m := sizedValues(40)
+		m := testkit.SizedSession(40)
 		m["owner"] = fmt.Sprintf("visitor-%d", i)
 		ids[i] = env.saved(t, m)
 	}

@@ -129,22 +129,31 @@ func (r *runner) sizeGroup() error {
 	return nil
 }
 
-func (r *runner) sizeGroupOf(n int) (err error) {
+// pick returns the contenders that want reports true for and whose
+// server, if they need one, the run has.
+func (r *runner) pick(want func(contender) bool) ([]contender, error) {
 	var picked []contender
 	for _, c := range contenders() {
-		if !c.sized || (c.filePerSession && n > r.plan.FileStoreMaxSize) || !r.plan.wants(sizeName(c.name, n)) {
+		if !want(c) {
 			continue
 		}
 		ok, err := r.available(c.name, c.server)
 		if err != nil {
-			return fmt.Errorf("bench: %s: %w", c.name, err)
+			return nil, fmt.Errorf("bench: %s: %w", c.name, err)
 		}
 		if ok {
 			picked = append(picked, c)
 		}
 	}
-	if len(picked) == 0 {
-		return nil
+	return picked, nil
+}
+
+func (r *runner) sizeGroupOf(n int) (err error) {
+	picked, err := r.pick(func(c contender) bool {
+		return c.sized && (!c.filePerSession || n <= r.plan.FileStoreMaxSize) && r.plan.wants(sizeName(c.name, n))
+	})
+	if err != nil || len(picked) == 0 {
+		return err
 	}
 	// Large stores go as soon as they are measured.
 	e, remove, err := r.env.sub(fmt.Sprintf("size-%d", n))
@@ -207,22 +216,11 @@ func requestOp(ctx context.Context, s *subject, sessions int) func(worker, i int
 // sessions pays for the memory that one left behind, and this way only the
 // smallest sizes, which no target reads, do.
 func (r *runner) keysGroup() (err error) {
-	var picked []contender
-	for _, c := range contenders() {
-		wanted := slices.ContainsFunc(r.plan.SessionKeys, func(n int) bool { return r.plan.wants(keysName(c.name, n)) })
-		if !c.keyed || !wanted {
-			continue
-		}
-		ok, err := r.available(c.name, c.server)
-		if err != nil {
-			return fmt.Errorf("bench: %s: %w", c.name, err)
-		}
-		if ok {
-			picked = append(picked, c)
-		}
-	}
-	if len(picked) == 0 {
-		return nil
+	picked, err := r.pick(func(c contender) bool {
+		return c.keyed && slices.ContainsFunc(r.plan.SessionKeys, func(n int) bool { return r.plan.wants(keysName(c.name, n)) })
+	})
+	if err != nil || len(picked) == 0 {
+		return err
 	}
 	e, remove, err := r.env.sub("keys")
 	if err != nil {

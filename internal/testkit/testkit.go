@@ -14,6 +14,8 @@ package testkit
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,6 +89,17 @@ func TenKeys() map[string]any {
 		"csrf_token":         "p8UWZ3vL0rN7c2qK9xY4tB6mE1sH5jDf",
 		"prefs":              map[string]any{"lang": "en", "tz": "Asia/Kolkata", "beta": true},
 	}
+}
+
+// SizedSession returns a session of n keys: "counter" (17) and n-1
+// strings of 100 bytes under "k0001", "k0002"..., the shape of a cart or
+// a wizard's saved form, for the benchmarks and tests of cost by size.
+func SizedSession(n int) map[string]any {
+	m := map[string]any{"counter": int64(17)}
+	for i := 1; i < n; i++ {
+		m[fmt.Sprintf("k%04d", i)] = strings.Repeat(string(rune('a'+i%26)), 100)
+	}
+	return m
 }
 
 // InParallel calls fn(i) for every i below n from the given number of
