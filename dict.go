@@ -29,7 +29,7 @@ type dict struct {
 	raw     []byte      // the codec's encoding as loaded, or nil
 	buf     *[]byte     // the recycled buffer raw lies in, or nil
 	entries []rawEntry  // raw's entries in order; a later one wins over an earlier one with its key
-	pooled  *[]rawEntry // the recycled index entries lies in, or nil
+	pooled  *[]rawEntry // the recycled slice entries lies in, or nil
 	// rawIdx maps each key of raw to its last entry, built once a large
 	// index has been searched often enough that scanning would cost more;
 	// rawDupes: raw repeats a key. scans counts the searches before that.
