@@ -3,9 +3,9 @@
 # the whole test suite under the race detector (real redis-server,
 # PostgreSQL and MariaDB servers, real bbolt, SQLite and file stores, crash,
 # soak and hostile-input suites, Django's own code for the Django format),
-# the browser tests in headless Chromium, a short fuzzing pass over every
-# parser, and, beside it, the benchmark suite's tests, which run it in
-# smoke mode. It installs what the tests need (redis-server, postgresql,
+# the browser tests in headless Chromium, and, in the background beside
+# them, a short fuzzing pass over every parser and the benchmark suite's
+# tests, which run it in smoke mode. It installs what the tests need (redis-server, postgresql,
 # mariadb-server, python3-django, chromium) from the distribution's
 # packages when they are missing. This is the README's test command and
 # exactly what CI runs.
@@ -46,24 +46,25 @@ for mod in bench e2e; do
   (cd "$mod" && go vet -race ./...)
 done
 
-step "staticcheck"
-tools=$(mktemp -d)
-trap 'rm -rf "$tools"' EXIT
-GOBIN=$tools go install honnef.co/go/tools/cmd/staticcheck@v0.6.1
-GOFLAGS=-race "$tools/staticcheck" ./...
+# The fuzzing pass and the benchmark suite's smoke mode run in the
+# background from here on, beside staticcheck, the race tests and the
+# browser tests: those leave a core idle much of the time (servers
+# starting, timeouts, one long test binary), and a serial run would not
+# fit CI's ten minutes on two cores. Their results are reported and
+# checked at the end.
+tools=
+cleanup() { # on any exit: the background jobs of an early failure, the tools
+  for p in ${lane_a:-} ${lane_b:-} ${bench_pid:-}; do
+    pkill -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
+  [ -z "$tools" ] || rm -rf "$tools"
+}
+trap cleanup EXIT
 
-step "go test -race (library, stores, commands, crash, soak, battery)"
-go test -race -count=1 ./...
-
-step "browser tests (headless Chromium)"
-(cd e2e && go test -race -count=1 ./...)
-
-step "fuzzing, about 10s per target, two targets at a time; the benchmark suite's smoke mode beside them"
-# Two lanes of one fuzzing worker each keep both cores busy while a lane
-# compiles its next target, which halves the step's wall time. The
-# benchmark suite's tests (smoke mode: they check that every case runs,
-# not its speed) build and run meanwhile; their output follows the
-# fuzzers'.
+step "fuzzing (about 10s per target, two lanes) and the benchmark suite's smoke mode start in the background"
+# The benchmark suite's tests (smoke mode) check that every case runs, not
+# its speed.
 bench_log=/tmp/sessionkv-bench-smoke.log
 (cd bench && go test -race -count=1 ./...) >"$bench_log" 2>&1 &
 bench_pid=$!
@@ -87,16 +88,30 @@ lane() { # name, then package, target and executions triples
     shift 3
   done
 }
-lane a . FuzzMsgpackDecode 60000 . FuzzMsgpackMerge 60000 . FuzzRequestCookie 50000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 &
-lane_a=$!
-lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 . FuzzIndexMsgpack 60000 &
-lane_b=$!
 # Lane b comes to the root package last, once lane a has built its fuzzing
 # binary (which compiles SQLite's Go port): two lanes building it at once
-# would double the step's longest compile.
+# would double the longest compile.
+lane a . FuzzMsgpackDecode 60000 . FuzzMsgpackMerge 60000 . FuzzRequestCookie 50000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 >/tmp/sessionkv-lane-a.log 2>&1 &
+lane_a=$!
+lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 . FuzzIndexMsgpack 60000 >/tmp/sessionkv-lane-b.log 2>&1 &
+lane_b=$!
+
+step "staticcheck"
+tools=$(mktemp -d)
+GOBIN=$tools go install honnef.co/go/tools/cmd/staticcheck@v0.6.1
+GOFLAGS=-race "$tools/staticcheck" ./...
+
+step "go test -race (library, stores, commands, crash, soak, battery)"
+go test -race -count=1 ./...
+
+step "browser tests (headless Chromium)"
+(cd e2e && go test -race -count=1 ./...)
+
+step "fuzzing and the benchmark suite's smoke mode: waiting for them"
 failed=0
 wait "$lane_a" || failed=1
 wait "$lane_b" || failed=1
+cat /tmp/sessionkv-lane-a.log /tmp/sessionkv-lane-b.log
 bench_failed=0
 wait "$bench_pid" || bench_failed=1
 echo "benchmark suite, smoke mode:"
