@@ -1,3 +1,8 @@
+//go:build !nostores
+
+// The nostores tag leaves out the tests that need the module's stores, for
+// the fuzzing build of this package (scripts/test.sh).
+
 package session_test
 
 import (
