@@ -69,9 +69,10 @@ bench_pid=$!
 # not a duration: Go 1.26's fuzzer can fail a duration-bounded run with a
 # bare "context deadline exceeded" when its deadline races a worker
 # (go.dev/issue/75804), and a count has no deadline. -timeout still stops
-# a hung target (generously: a niced target waits for idle CPU). The nostores tag leaves the root package's tests of the
-# real stores out of its fuzzing build: instrumenting SQLite's Go port and
-# the database drivers for the fuzzer would cost minutes.
+# a hung target (generously: a niced target waits for idle CPU). The
+# nostores tag leaves the root package's tests of the real stores out of
+# its fuzzing build: instrumenting SQLite's Go port and the database
+# drivers for the fuzzer would cost minutes.
 fuzz() { # log package target executions
   local execs=$(($4 * fuzzscale / 100))
   nice -n 19 go test -tags nostores -run='^$' -fuzz="^$3\$" -fuzztime="${execs}x" -timeout=15m -parallel=1 "$2" >"$1" 2>&1 ||

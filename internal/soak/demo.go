@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/sessionkv/session/internal/testkit"
 )
 
 // DemoPackage is the import path of the demo web app that Build compiles.
@@ -45,7 +43,7 @@ func Build(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "sessiondemo")
-	cmd := exec.CommandContext(ctx, "go", testkit.GoBuildArgs(bin, DemoPackage)...)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, DemoPackage)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("soak: go build %s: %w\n%s", DemoPackage, err, out)

@@ -140,16 +140,3 @@ func TimedInParallel(tb testing.TB, goroutines, n int, fn func(i int) error) tim
 	}
 	return time.Since(start)
 }
-
-// GoBuildArgs returns the arguments of a "go build" of the package pkg
-// into out, with the race detector when this binary has it: a test that
-// builds a program (the demo it soaks) then reuses the packages its own
-// build compiled instead of compiling everything a second time, and the
-// program is checked for races too.
-func GoBuildArgs(out, pkg string) []string {
-	args := []string{"build"}
-	if Race {
-		args = append(args, "-race")
-	}
-	return append(args, "-o", out, pkg)
-}
