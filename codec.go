@@ -246,37 +246,26 @@ func (MsgpackCodec) Decode(data []byte) (map[string]any, error) {
 // values: untouched entries are copied byte for byte, so their cost is a
 // scan and a copy, not a decode and an encode.
 func (MsgpackCodec) Merge(dst, encoded []byte, values map[string]any, changed map[string]struct{}) ([]byte, error) {
-	scratch := mergeScratch.Get().(*[]rawEntry)
-	defer putMergeScratch(scratch)
-	entries, err := indexMsgpack((*scratch)[:0], encoded)
-	*scratch = entries
-	if err != nil {
-		return dst, err
-	}
-	n := 0
-	for i := range entries {
-		if _, ok := changed[string(encoded[entries[i].key:entries[i].val])]; ok {
-			entries[i].dead = true
-		} else {
-			n++
-		}
-	}
+	set := 0
 	for k := range changed {
 		if _, ok := values[k]; ok {
-			n++
+			set++
 		}
 	}
-	dst = appendEntries(appendMapLen(dst, n), encoded, entries)
-	e := getEncoder(dst)
-	defer e.release()
-	for k := range changed {
-		if v, ok := values[k]; ok {
-			if err := e.encodeEntry(k, v); err != nil {
-				return dst, err
+	return spliceMsgpack(dst, encoded, set,
+		func(key []byte) bool { _, ok := changed[string(key)]; return ok },
+		func(dst []byte) ([]byte, error) {
+			e := getEncoder(dst)
+			defer e.release()
+			for k := range changed {
+				if v, ok := values[k]; ok {
+					if err := e.encodeEntry(k, v); err != nil {
+						return dst, err
+					}
+				}
 			}
-		}
-	}
-	return e.w.b, nil
+			return e.w.b, nil
+		})
 }
 
 // mapLen reads a map header and claims its entries from the budget. The

@@ -321,24 +321,20 @@ func (d *dict) has(key string) bool {
 }
 
 // set gives key the value v.
-func (d *dict) set(key string, v any) {
-	d.shadow(key)
-	if o := d.find(key); o != nil {
-		o.v, o.deleted, o.changed = v, false, true
-		return
-	}
-	d.appendOver(overEntry{key: key, v: v, changed: true})
-}
+func (d *dict) set(key string, v any) { d.change(overEntry{key: key, v: v, changed: true}) }
 
 // del removes key. Like set, it counts as a change whether or not key had
 // a value here: a commit removes it from the stored record too.
-func (d *dict) del(key string) {
-	d.shadow(key)
-	if o := d.find(key); o != nil {
-		o.v, o.deleted, o.changed = nil, true, true
+func (d *dict) del(key string) { d.change(overEntry{key: key, deleted: true, changed: true}) }
+
+// change puts o in the overlay, over raw's entries of its key.
+func (d *dict) change(o overEntry) {
+	d.shadow(o.key)
+	if cur := d.find(o.key); cur != nil {
+		*cur = o
 		return
 	}
-	d.appendOver(overEntry{key: key, deleted: true, changed: true})
+	d.appendOver(o)
 }
 
 // shadow marks every raw entry of key dead.
@@ -524,6 +520,21 @@ func (d *dict) mergeMsgpack(dst, cur []byte) ([]byte, error) {
 		dst = appendEntries(dst, cur, d.entries)
 		return d.appendOverlay(dst, true)
 	}
+	set := 0
+	for i := range d.over {
+		if o := &d.over[i]; o.changed && !o.deleted {
+			set++
+		}
+	}
+	return spliceMsgpack(dst, cur, set,
+		func(key []byte) bool { o := d.findBytes(key); return o != nil && o.changed },
+		func(dst []byte) ([]byte, error) { return d.appendOverlay(dst, true) })
+}
+
+// spliceMsgpack appends to dst the encoded session map cur with the
+// entries whose keys changed reports dropped, their bytes copied as they
+// are, and set more entries that appendSet encodes after them.
+func spliceMsgpack(dst, cur []byte, set int, changed func(key []byte) bool, appendSet func([]byte) ([]byte, error)) ([]byte, error) {
 	scratch := mergeScratch.Get().(*[]rawEntry)
 	defer putMergeScratch(scratch)
 	entries, err := indexMsgpack((*scratch)[:0], cur)
@@ -531,22 +542,15 @@ func (d *dict) mergeMsgpack(dst, cur []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	n := 0
+	n := set
 	for i := range entries {
-		o := d.findBytes(cur[entries[i].key:entries[i].val])
-		entries[i].dead = o != nil && o.changed
+		entries[i].dead = changed(cur[entries[i].key:entries[i].val])
 		if !entries[i].dead {
 			n++
 		}
 	}
-	for i := range d.over {
-		if o := &d.over[i]; o.changed && !o.deleted {
-			n++
-		}
-	}
 	dst = appendMapLen(slices.Grow(dst, len(cur)+5), n)
-	dst = appendEntries(dst, cur, entries)
-	return d.appendOverlay(dst, true)
+	return appendSet(appendEntries(dst, cur, entries))
 }
 
 // mergeScratch recycles the indexes of stored records that commits merge
