@@ -157,7 +157,13 @@ func (s *Server) Pause(tb testing.TB) {
 	if stopSignal == nil {
 		tb.Skip("redistest: Pause needs SIGSTOP")
 	}
-	s.signal(stopSignal)
+	// The signal is on its way when kill returns; a server thread woken by
+	// a command before it lands would still answer.
+	if pid := s.signal(stopSignal); pid != 0 {
+		if err := testkit.WaitStopped(startTimeout, pid); err != nil {
+			tb.Fatalf("redistest: Pause: %v", err)
+		}
+	}
 }
 
 // Resume continues a paused server with SIGCONT.
@@ -167,12 +173,16 @@ func (s *Server) Resume() {
 	}
 }
 
-func (s *Server) signal(sig os.Signal) {
+// signal sends sig to the server process and returns its ID, or 0 when
+// the server is down.
+func (s *Server) signal(sig os.Signal) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(sig)
+	if s.cmd == nil {
+		return 0
 	}
+	_ = s.cmd.Process.Signal(sig)
+	return s.cmd.Process.Pid
 }
 
 // launch starts the process and waits until it answers PING.

@@ -24,4 +24,7 @@ func killGroup(p *os.Process, done <-chan struct{}) {
 }
 
 // signalGroup is never called: there are no signals to send.
-func signalGroup(p *os.Process, sig os.Signal) error { return p.Signal(sig) }
+func signalGroup(p *os.Process, sig os.Signal) []int {
+	_ = p.Signal(sig)
+	return []int{p.Pid}
+}

@@ -47,12 +47,15 @@ func killGroup(p *os.Process, done <-chan struct{}) {
 // signalGroup sends sig to the process group that p leads, and to every
 // descendant of p that has left it: PostgreSQL's backends each start a
 // session of their own, so that a signal to the group alone would stop the
-// postmaster and leave open connections answering.
-func signalGroup(p *os.Process, sig os.Signal) error {
+// postmaster and leave open connections answering. It returns p's ID and
+// its descendants'.
+func signalGroup(p *os.Process, sig os.Signal) []int {
 	kids := descendants(p.Pid)
-	err := syscall.Kill(-p.Pid, sig.(syscall.Signal))
+	if syscall.Kill(-p.Pid, sig.(syscall.Signal)) != nil {
+		_ = p.Signal(sig)
+	}
 	for _, pid := range kids {
 		_ = syscall.Kill(pid, sig.(syscall.Signal))
 	}
-	return err
+	return append(kids, p.Pid)
 }

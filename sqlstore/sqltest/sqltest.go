@@ -485,7 +485,11 @@ func (s *Server) Pause(tb testing.TB) {
 	if sigStop == nil {
 		tb.Skip("sqltest: Pause needs SIGSTOP")
 	}
-	s.signalGroup(sigStop, true)
+	// The signal is on its way when kill returns; a server thread woken by
+	// a query before it lands would still answer.
+	if err := testkit.WaitStopped(startTimeout, s.signalGroup(sigStop, true)...); err != nil {
+		tb.Fatalf("sqltest: Pause: %v", err)
+	}
 }
 
 // Resume continues a paused server with SIGCONT.
@@ -557,14 +561,16 @@ func (s *Server) stop(sig os.Signal) {
 }
 
 // signalGroup sends sig to the server's process group and records whether
-// that leaves it paused.
-func (s *Server) signalGroup(sig os.Signal, paused bool) {
+// that leaves it paused. It returns the IDs of the processes signalled.
+func (s *Server) signalGroup(sig os.Signal, paused bool) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = signalGroup(s.cmd.Process, sig)
-		s.paused = paused
+	if s.cmd == nil {
+		return nil
 	}
+	pids := signalGroup(s.cmd.Process, sig)
+	s.paused = paused
+	return pids
 }
 
 // destroy stops the server the quick way and removes its directory.
