@@ -16,9 +16,11 @@
 // request cycles on sessions of growing numbers of keys, each request made
 // and recorded anew as a server's are ("keys"), sweeps of expired sessions
 // ("sweep") and durable commits from concurrent clients ("commit"). Every case of a group is measured in rounds: each
-// round runs every case in turn, in a rotating order, so that the load of a
-// shared machine weighs on all contenders alike; the figures are the median
-// over the rounds, with their spread.
+// round runs every case in turn, in an order shuffled anew each round and
+// with the disk synced before each case, so that the load of a shared
+// machine, and what one case leaves behind for the next, weigh on all
+// contenders alike; the figures are the median over the rounds, with their
+// spread.
 //
 // # Adding a contender
 //

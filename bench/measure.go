@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
@@ -48,6 +49,7 @@ func (c *benchCase) run(n int) (sample, error) {
 			return sample{}, fmt.Errorf("%s: prepare: %w", c.Name, err)
 		}
 	}
+	settle()
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -132,18 +134,26 @@ func (c *benchCase) calibrate(target time.Duration) error {
 }
 
 // measure calibrates every case of a group, then runs rounds in which each
-// case runs once, starting each round one case further on, so that a burst
-// of load on the machine falls on all the cases rather than on one. It
-// writes a line per case to progress as the group completes.
+// case runs once, in an order shuffled anew each round, so that a burst of
+// load on the machine, or what a case leaves behind for the next one, falls
+// on all the cases rather than on one. (A rotation would keep every case
+// behind the same neighbour in every round.) The shuffles are the same in
+// every run. It writes a line per case to progress as the group completes.
 func measure(cases []*benchCase, plan *Plan, progress io.Writer) error {
 	for _, c := range cases {
 		if err := c.calibrate(plan.RoundTime); err != nil {
 			return err
 		}
 	}
-	for r := range plan.Rounds {
-		for k := range cases {
-			c := cases[(k+r)%len(cases)]
+	rng := rand.New(rand.NewPCG(uint64(len(cases)), uint64(plan.Rounds)))
+	order := make([]int, len(cases))
+	for range plan.Rounds {
+		for k := range order {
+			order[k] = k
+		}
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			c := cases[k]
 			s, err := c.run(c.perRound)
 			if err != nil {
 				return err

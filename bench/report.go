@@ -207,7 +207,7 @@ func (r *reportWriter) header() {
 	r.p("")
 	r.p("Made on %s on %s.", m.Date.Format("2006-01-02 15:04 MST"), m)
 	r.p("Stores were kept in `%s` (%s). Mode %s: %d rounds of about %v per case, every case of a group "+
-		"running once per round in a rotating order; %v in all.",
+		"running once per round in an order shuffled anew each round, after the disk has been synced; %v in all.",
 		m.TempDir, orUnknown(m.TempFS), r.res.Mode, r.res.Rounds, r.res.RoundTime, r.res.Elapsed.Round(time.Second))
 	if m.LoadAvg != "" {
 		r.p("Load averages (1, 5, 15 min) when it started: %s.", m.LoadAvg)
