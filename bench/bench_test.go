@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -387,12 +388,55 @@ func TestMeasure_InterleavesAndSummarizes(t *testing.T) {
 	if err := measure([]*benchCase{a, b}, plan, testWriter{t}); err != nil {
 		t.Fatal(err)
 	}
-	// Calibration (a, b), then rounds starting one case further on each time.
-	if want := []string{"a", "b", "a", "b", "b", "a", "a", "b"}; !slices.Equal(order, want) {
-		t.Errorf("order = %q, want %q", order, want)
+	// Calibration (a, b), then rounds of each case once.
+	if len(order) != 8 || !slices.Equal(order[:2], []string{"a", "b"}) {
+		t.Fatalf("order = %q, want a, b, then three rounds of both", order)
+	}
+	for r := 2; r < 8; r += 2 {
+		if round := slices.Sorted(slices.Values(order[r : r+2])); !slices.Equal(round, []string{"a", "b"}) {
+			t.Errorf("round %q, want a and b once each", order[r:r+2])
+		}
 	}
 	if a.Rounds != 3 || a.OpsPerRound != 2 || a.NsPerOp < 1e6 || b.NsPerOp < 3e6 || a.NsPerOp >= b.NsPerOp {
 		t.Errorf("a = %+v, b = %+v", a.Result, b.Result)
+	}
+}
+
+// TestMeasure_ShufflesNeighbours: no case follows the same case in every
+// round, since what a case leaves behind (dirty pages, a busy server) would
+// then always weigh on the same successor; and two runs of a plan use the
+// same orders.
+func TestMeasure_ShufflesNeighbours(t *testing.T) {
+	run := func() []string {
+		var order []string
+		var cases []*benchCase
+		for _, name := range []string{"a", "b", "c", "d", "e"} {
+			cases = append(cases, &benchCase{Result: Result{Name: name, Concurrency: 1}, fixedOps: 1,
+				op: func(int, int) error { order = append(order, name); return nil }})
+		}
+		if err := measure(cases, &Plan{Rounds: 12, RoundTime: time.Microsecond}, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return order[len(cases):] // after calibration
+	}
+	order := run()
+	if again := run(); !slices.Equal(order, again) {
+		t.Errorf("two runs measured in different orders:\n%q\n%q", order, again)
+	}
+	before := map[string]map[string]bool{}
+	for i := 1; i < len(order); i++ {
+		if i%5 == 0 {
+			continue // the first case of a round
+		}
+		if before[order[i]] == nil {
+			before[order[i]] = map[string]bool{}
+		}
+		before[order[i]][order[i-1]] = true
+	}
+	for name, prev := range before {
+		if len(prev) < 2 {
+			t.Errorf("%s ran after %v in every round", name, prev)
+		}
 	}
 }
 

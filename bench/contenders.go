@@ -58,13 +58,18 @@ var stores = []store{
 }
 
 // peers lists the request-cycle contenders that are not a server-side
-// sessionkv store: sessionkv's cookie store, and the other libraries. A new
-// one is one entry here.
+// sessionkv store: sessionkv's cookie store, the floors of a durable cycle
+// on each SQL engine, and the other libraries. A new one is one entry here.
 var peers = []contender{
 	{name: "sessionkv-cookiestore", library: "sessionkv", new: newCookiestore(nil)},
 	{name: "sessionkv-cookiestore-compress", library: "sessionkv", new: newCookiestore(&cookiestore.Options{Compress: true})},
 	{name: "scs-memstore", library: "scs", sized: true, keyed: true, new: newSCSMemstore},
 	{name: "scs-redisstore", library: "scs", server: redisBackend, new: newSCSRedisstore},
+	{name: "floor-sqlite-durable", library: "none", new: newSQLiteFloor},
+	{name: "floor-postgres", library: "none", server: postgresBackend,
+		new: newServerFloor(postgresBackend, "pgx", floorPostgresSchema, "$")},
+	{name: "floor-mariadb", library: "none", server: mysqlBackend,
+		new: newServerFloor(mysqlBackend, "mysql", floorMySQLSchema, "?")},
 	{name: "scs-sqlite3store", library: "scs", new: newSCSSQLite3store},
 	{name: "scs-postgresstore", library: "scs", server: postgresBackend, new: newSCSPostgresstore},
 	{name: "scs-mysqlstore", library: "scs", server: mysqlBackend, new: newSCSMySQLstore},

@@ -287,7 +287,7 @@ func (r *reportWriter) targets() {
 	}
 	if informational {
 		r.p("Lines marked informational are there to be read, not to be met: comparisons with a peer where the " +
-			"project has set itself no goal, and bbolt's own ceiling next to the durable-commit target.")
+			"project has set itself no goal, bbolt's own ceiling next to the durable-commit target, and each SQL engine's floor next to the request-cycle targets on it.")
 		r.p("")
 	}
 }
@@ -323,7 +323,11 @@ func (r *reportWriter) cycles() {
 			"in a database of its own with a pool of up to "+fmt.Sprint(sqlPoolSize)+" connections, all kept "+
 			"idle; on SQLite (modernc.org/sqlite for both), files of their own in the same directory, with "+
 			"sqlstore's durable settings (WAL, synchronous=FULL, a busy timeout) and its pool of GOMAXPROCS+2 "+
-			"connections for both, and sqlstore's NoSync setting (synchronous=NORMAL) besides.")
+			"connections for both, and sqlstore's NoSync setting (synchronous=NORMAL) besides. "+
+			"`floor-sqlite-durable`, `floor-postgres` and `floor-mariadb` are the least a durable request cycle "+
+			"costs on each engine, with the same settings and pools: the harness, then the session's row read by "+
+			"its primary key and written back with one byte changed, two prepared statements and one commit, "+
+			"with no session library and no decoding.")
 	if len(cases) == 0 {
 		return
 	}

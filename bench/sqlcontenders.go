@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -199,4 +200,122 @@ func newSCSOnDB(e *env, db *sql.DB, schema []string, store scs.Store, sessions i
 		return nil, errors.Join(err, release())
 	}
 	return s, nil
+}
+
+// The tables of the SQL floors: a key and the session's bytes, nothing
+// else.
+var (
+	floorSQLiteSchema   = []string{`CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB NOT NULL)`}
+	floorPostgresSchema = []string{`CREATE TABLE sessions (token TEXT PRIMARY KEY, data BYTEA NOT NULL)`}
+	floorMySQLSchema    = []string{`CREATE TABLE sessions (token VARCHAR(64) COLLATE utf8mb4_bin PRIMARY KEY, data BLOB NOT NULL)`}
+)
+
+// newSQLiteFloor is the SQLite floor (see newSQLFloor) on a file of its
+// own with sqlstore's durable settings and pool.
+func newSQLiteFloor(e *env, sessions int) (*subject, error) {
+	dir, err := e.tempDir("floor-sqlite")
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(dir, "sessions.db")))
+	if err != nil {
+		return nil, err
+	}
+	limitPool(db, sqlitePoolSize())
+	return newSQLFloor(e, db, floorSQLiteSchema, "?", sessions, db.Close)
+}
+
+// newServerFloor returns the floor (see newSQLFloor) of the run's server
+// of kind b, on a database of its own reached through driver, with the
+// pool limits sqlstore gets there.
+func newServerFloor(b backend, driver string, schema []string, placeholder string) func(*env, int) (*subject, error) {
+	return func(e *env, sessions int) (*subject, error) {
+		src := e.sqlSource(b)
+		if src == nil {
+			return nil, b.missing()
+		}
+		name, drop, err := src.newDatabase(e.ctx, "floor")
+		if err != nil {
+			return nil, err
+		}
+		dsn, err := src.dsn(driver, name)
+		if err != nil {
+			return nil, errors.Join(err, drop())
+		}
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			return nil, errors.Join(err, drop())
+		}
+		limitPool(db, sqlPoolSize)
+		return newSQLFloor(e, db, schema, placeholder, sessions, func() error { return errors.Join(db.Close(), drop()) })
+	}
+}
+
+// newSQLFloor is what a durable request cycle on an SQL database costs at
+// least: the harness, then the session's row read by its primary key and
+// written back with one byte changed, two prepared statements and one
+// commit, with no session library, no decoding and no encoding. The table holds sessions
+// rows of the env's session encoded as sessionkv stores it. $1 and $2 in
+// the statements are written as placeholder ("?" or "$").
+func newSQLFloor(e *env, db *sql.DB, schema []string, placeholder string, sessions int,
+	release func() error) (*subject, error) {
+	arg := func(n int) string {
+		if placeholder == "$" {
+			return fmt.Sprintf("$%d", n)
+		}
+		return "?"
+	}
+	fail := func(err error) (*subject, error) {
+		return nil, errors.Join(fmt.Errorf("bench: sql floor: %w", err), release())
+	}
+	if err := execAll(e.ctx, db, schema); err != nil {
+		return fail(err)
+	}
+	data, err := session.MsgpackCodec{}.Encode(nil, e.data.set)
+	if err != nil {
+		return fail(err)
+	}
+	insert := fmt.Sprintf(`INSERT INTO sessions (token, data) VALUES (%s, %s)`, arg(1), arg(2))
+	for j := range sessions {
+		if _, err := db.ExecContext(e.ctx, insert, sessionID(j), data); err != nil {
+			return fail(err)
+		}
+	}
+	sel, err := db.PrepareContext(e.ctx, fmt.Sprintf(`SELECT data FROM sessions WHERE token = %s`, arg(1)))
+	if err != nil {
+		return fail(err)
+	}
+	upd, err := db.PrepareContext(e.ctx, fmt.Sprintf(`UPDATE sessions SET data = %s WHERE token = %s`, arg(1), arg(2)))
+	if err != nil {
+		return fail(errors.Join(err, sel.Close()))
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("sessionid")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var got []byte
+		if err := sel.QueryRowContext(r.Context(), c.Value).Scan(&got); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		got[len(got)-1] ^= 1 // a changed row: MySQL skips writing an unchanged one
+		res, err := upd.ExecContext(r.Context(), got, c.Value)
+		if err == nil {
+			if n, _ := res.RowsAffected(); n != 1 {
+				err = fmt.Errorf("%d rows updated, want 1", n)
+			}
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return &subject{
+		handler: h,
+		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },
+		close:   func() error { return errors.Join(sel.Close(), upd.Close(), release()) },
+	}, nil
 }
