@@ -212,7 +212,7 @@ func (e *Engine) Save(ctx context.Context, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loadLocked()
-	return e.save(ctx, s)
+	return e.save(ctx, s, e.now())
 }
 
 func (e *Engine) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -140,14 +140,15 @@ func (e *Engine) dropCorrupt(ctx context.Context, s *Session, err error) {
 // (merge), so concurrent requests that change different keys all persist.
 // Clear and Flush replace the whole record by design, as does every commit
 // to a backend that cannot merge (the later writer wins).
-func (e *Engine) save(ctx context.Context, s *Session) error {
+//
+// now is the time the record's new expiry counts from.
+func (e *Engine) save(ctx context.Context, s *Session, now time.Time) error {
 	if s.loadErr != nil {
 		return s.loadErr
 	}
 	if err := s.setErrLocked(); err != nil {
 		return err
 	}
-	now := e.now()
 	if s.stored && e.backend.inPlace() && !s.cleared {
 		return e.merge(ctx, s, now)
 	}
@@ -268,7 +269,7 @@ func putEncodeBuffer(b *[]byte) {
 // full save.
 func (e *Engine) refresh(ctx context.Context, s *Session, now time.Time) error {
 	if !e.backend.inPlace() {
-		return e.save(ctx, s)
+		return e.save(ctx, s, now)
 	}
 	expires := e.recordExpiry(s.expiry, now)
 	_, _, err := e.backend.replace(ctx, e.storeKey(s), func(cur Record, found bool) (Record, error) {
@@ -391,7 +392,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, h http.Header, spare *s
 	var err error
 	switch {
 	case s.modified:
-		err = e.save(ctx, s)
+		err = e.save(ctx, s, now)
 	case refresh:
 		err = e.refresh(ctx, s, now)
 	}
@@ -414,7 +415,7 @@ func (e *Engine) commitLate(ctx context.Context, s *Session, version uint64, cli
 	}
 	reachable = s.id != "" && s.id == clientID && s.stored && !s.reissue && !e.backend.sealed()
 	if reachable {
-		err = e.save(ctx, s)
+		err = e.save(ctx, s, e.now())
 	}
 	return true, reachable, err
 }

@@ -246,7 +246,8 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 	sh.mu.RLock()
 	cur, found := sh.m[key]
 	sh.mu.RUnlock()
-	if found && cur.Expired(s.now()) {
+	now := s.now()
+	if found && cur.Expired(now) {
 		cur, found = session.Record{}, false
 	}
 	next, err := fn(cur, found)
@@ -258,7 +259,7 @@ func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateF
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if next.Expired(s.now()) {
+	if next.Expired(now) {
 		s.removeLocked(sh, key)
 		return nil
 	}
