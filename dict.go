@@ -44,7 +44,6 @@ type dict struct {
 	over       []overEntry
 	overIdx    map[string]int // position in over by key, once over is long
 
-	entryBuf   [12]rawEntry
 	decodedBuf [2]any
 	overBuf    [4]overEntry
 }
@@ -81,7 +80,7 @@ func (d *dict) dropRaw() {
 		putEntries(d.pooled)
 	}
 	clear(d.decoded)
-	d.raw, d.buf, d.entries, d.live, d.pooled = nil, nil, d.entryBuf[:0], 0, nil
+	d.raw, d.buf, d.entries, d.live, d.pooled = nil, nil, nil, 0, nil
 	d.savedSince = false
 	d.rawIdx, d.rawDupes, d.scans = nil, false, 0
 	d.decoded = d.decodedBuf[:0]
@@ -99,20 +98,14 @@ func (d *dict) index(data []byte, buf *[]byte) error {
 // indexRaw is index keeping the overlay: its keys shadow data's.
 func (d *dict) indexRaw(data []byte, buf *[]byte) error {
 	d.dropRaw()
-	entries := d.entries
-	var pooled *[]rawEntry
-	if msgpackMapLen(data) > cap(entries) {
-		// A large record's index comes from a pool.
-		pooled = getEntries()
-		entries = *pooled
-	}
-	entries, err := indexMsgpack(entries, data)
+	// The index comes from a pool: a request's session gives it back at
+	// the end of the request (Session.release), and the next one reuses it.
+	pooled := getEntries()
+	entries, err := indexMsgpack(*pooled, data)
 	if err != nil {
 		clear(entries)
-		if pooled != nil {
-			*pooled = entries[:0]
-			putEntries(pooled)
-		}
+		*pooled = entries[:0]
+		putEntries(pooled)
 		return err
 	}
 	d.raw, d.buf, d.entries, d.live, d.pooled = data, buf, entries, len(entries), pooled
@@ -564,8 +557,8 @@ func putMergeScratch(s *[]rawEntry) {
 	}
 }
 
-// entryPool recycles the indexes of large loaded records, given back when
-// their session drops the record (dict.dropRaw).
+// entryPool recycles the indexes of loaded records, given back when their
+// session drops the record (dict.dropRaw).
 var entryPool sync.Pool
 
 // maxPooledEntries bounds the indexes the pools keep.
