@@ -342,17 +342,6 @@ func corruptDepth(err error) error {
 	return err
 }
 
-// msgpackMapLen returns the entry count of the map header data starts
-// with, or 0 if it has none; the index pass checks it.
-func msgpackMapLen(data []byte) int {
-	s := newScanner(data)
-	n, err := s.mapLen()
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
 // appendMapLen appends a msgpack map header for n entries.
 func appendMapLen(dst []byte, n int) []byte {
 	switch {
