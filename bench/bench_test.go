@@ -7,6 +7,8 @@ import (
 	"image/png"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -728,5 +730,31 @@ func TestRun_GivenRedisURL(t *testing.T) {
 		Concurrency: []int{1}, TempDir: t.TempDir(), Filter: plan.Filter,
 		RedisURL: "redis://127.0.0.1:1"}, testWriter{t}); err == nil {
 		t.Error("a Redis URL where no server answers did not fail the run")
+	}
+}
+
+// TestHTTPFloor_AnswersAsASessionMiddleware: floor-http sends what a
+// session middleware sends on a changed session, and refuses a request
+// without the cookie, as the session contenders do.
+func TestHTTPFloor_AnswersAsASessionMiddleware(t *testing.T) {
+	s, err := newHTTPFloor(testEnv(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(s.cookie(0))
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent || rec.Header().Get("Vary") != "Cookie" {
+		t.Errorf("status %d, Vary %q", rec.Code, rec.Header().Get("Vary"))
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "sessionid" || !cookies[0].HttpOnly || cookies[0].MaxAge <= 0 {
+		t.Errorf("Set-Cookie = %q", rec.Header().Values("Set-Cookie"))
+	}
+	rec = httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("a request without the cookie: status %d, want 400", rec.Code)
 	}
 }

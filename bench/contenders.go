@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -192,7 +193,8 @@ type subject struct {
 
 // contenders returns the floor, one contender per store, and the peers.
 func contenders() []contender {
-	all := []contender{{name: "floor", library: "none", keyed: true, new: newFloor}}
+	all := []contender{{name: "floor", library: "none", keyed: true, new: newFloor},
+		{name: "floor-http", library: "none", keyed: true, new: newHTTPFloor}}
 	for _, s := range stores {
 		all = append(all, contender{name: "sessionkv-" + s.name, library: "sessionkv",
 			sized: s.sized, filePerSession: s.filePerSession, keyed: s.keyed, server: s.server, new: newSessionkv(s.open)})
@@ -204,6 +206,39 @@ func contenders() []contender {
 // costs at least.
 func newFloor(*env, int) (*subject, error) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	return &subject{
+		handler: h,
+		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },
+		close:   func() error { return nil },
+	}, nil
+}
+
+// httpFloorCookie is the Set-Cookie line floor-http sends: a session
+// cookie with the attributes sessionkv's default options give it.
+var httpFloorCookie = (&http.Cookie{Name: "sessionid", Value: sessionID(0),
+	Path: "/", Expires: time.Date(2026, 12, 16, 12, 0, 0, 0, time.UTC), MaxAge: 1209600, HttpOnly: true,
+	SameSite: http.SameSiteLaxMode}).String()
+
+// floorContextKey is the context key of floor-http.
+type floorContextKey struct{}
+
+// newHTTPFloor is the harness plus the HTTP plumbing that every cookie
+// session middleware pays on a request that changes its session, with no
+// session at all: read the session cookie, hand the handler a request
+// whose context carries a value, and answer with "Vary: Cookie" and a
+// Set-Cookie line (the same line every time, built once).
+func newHTTPFloor(*env, int) (*subject, error) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("sessionid")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), floorContextKey{}, c.Value))
+		w.Header().Add("Vary", "Cookie")
+		w.Header().Add("Set-Cookie", httpFloorCookie)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return &subject{
 		handler: h,
 		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },

@@ -287,7 +287,7 @@ func (r *reportWriter) targets() {
 	}
 	if informational {
 		r.p("Lines marked informational are there to be read, not to be met: comparisons with a peer where the " +
-			"project has set itself no goal, bbolt's own ceiling next to the durable-commit target, and each SQL engine's floor next to the request-cycle targets on it.")
+			"project has set itself no goal, bbolt's own ceiling next to the durable-commit target, each SQL engine's floor next to the request-cycle targets on it, and the HTTP floor next to the cost-above-floor target.")
 		r.p("")
 	}
 }
@@ -500,7 +500,10 @@ func (r *reportWriter) keys() {
 			"under `k0001`, `k0002`... Each contender holds the same number of sessions of each size, and the "+
 			"requests go to them in turn. Each request is made with `httptest.NewRequestWithContext`, the "+
 			"session's cookie added, and answered to a new `httptest.ResponseRecorder`, as a server gives its "+
-			"handlers requests and header maps of their own; `floor` is the same harness without any session. "+
+			"handlers requests and header maps of their own; `floor` is the same harness without any session, "+
+			"and `floor-http` adds what every cookie session middleware pays on a request that changes the session: "+
+			"it reads the cookie, hands on a request whose context carries a value, and answers with "+
+			"`Vary: Cookie` and a Set-Cookie line (built once). "+
 			"Persistent stores run without fsync, so that the figures show the cost of the session's size.")
 	if len(cases) == 0 {
 		return
