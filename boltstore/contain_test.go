@@ -26,16 +26,7 @@ func TestStore_DamageAfterOpenFailsOnlyTheDamagedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	leaf := fx.pages.leaves["sessions"][4]
-	onLeaf := map[string]bool{}
-	for _, e := range rawElems(readPage(t, path, leaf, fx.pageSize)) {
-		if _, ok := fx.live[string(e.key)]; ok {
-			onLeaf[string(e.key)] = true
-		}
-	}
-	if len(onLeaf) == 0 {
-		t.Fatal("no live session on the leaf")
-	}
+	leaf, onLeaf := liveLeaf(t, fx, path, 4)
 	zeroPage(t, path, leaf, fx.pageSize)
 
 	ctx := t.Context()

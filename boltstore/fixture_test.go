@@ -331,3 +331,27 @@ func readPage(tb testing.TB, path string, id, pageSize int) []byte {
 	}
 	return b
 }
+
+// liveLeaf returns the first leaf of the sessions bucket, from the from-th
+// on (wrapping around), that holds at least one live session of the
+// fixture, and the keys of those sessions. The parallel saves that build
+// the fixture lay its pages out differently from run to run, so a test
+// that damages a leaf picks one by what it holds.
+func liveLeaf(tb testing.TB, fx *fixture, path string, from int) (int, map[string]bool) {
+	tb.Helper()
+	leaves := fx.pages.leaves["sessions"]
+	for i := range leaves {
+		id := leaves[(from+i)%len(leaves)]
+		live := map[string]bool{}
+		for _, e := range rawElems(readPage(tb, path, id, fx.pageSize)) {
+			if _, ok := fx.live[string(e.key)]; ok {
+				live[string(e.key)] = true
+			}
+		}
+		if len(live) > 0 {
+			return id, live
+		}
+	}
+	tb.Fatal("no leaf of the sessions bucket holds a live session")
+	return 0, nil
+}

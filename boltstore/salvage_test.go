@@ -89,13 +89,8 @@ func reportsEqual(a, b boltstore.SalvageReport) bool {
 func TestSalvage_DamagedLeafLosesOnlyItsSessions(t *testing.T) {
 	fx := sharedFixture(t)
 	path := fx.copyTo(t, t.TempDir())
-	leaf := fx.pages.leaves["sessions"][len(fx.pages.leaves["sessions"])/2]
-	onLeaf := 0
-	for _, e := range rawElems(readPage(t, path, leaf, fx.pageSize)) {
-		if _, ok := fx.live[string(e.key)]; ok {
-			onLeaf++
-		}
-	}
+	leaf, live := liveLeaf(t, fx, path, len(fx.pages.leaves["sessions"])/2)
+	onLeaf := len(live)
 	zeroPage(t, path, leaf, fx.pageSize)
 	got, rep := salvageAll(t, path)
 	checkRecovered(t, fx, got)
