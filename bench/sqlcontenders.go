@@ -128,7 +128,17 @@ func execAll(ctx context.Context, db *sql.DB, stmts []string) error {
 // sqlite3store, on modernc.org/sqlite with sqlstore's durable settings and
 // pool, without its cleanup goroutine.
 func newSCSSQLite3store(e *env, sessions int) (*subject, error) {
-	dir, err := e.tempDir("scs-sqlite3store")
+	db, err := openSQLiteFile(e, "scs-sqlite3store")
+	if err != nil {
+		return nil, err
+	}
+	return newSCSOnDB(e, db, scsSQLite3Schema, sqlite3store.NewWithCleanupInterval(db, 0), sessions, db.Close)
+}
+
+// openSQLiteFile opens a pool on a new SQLite file in a directory of its
+// own named for name, with sqlstore's durable settings and pool.
+func openSQLiteFile(e *env, name string) (*sql.DB, error) {
+	dir, err := e.tempDir(name)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +147,7 @@ func newSCSSQLite3store(e *env, sessions int) (*subject, error) {
 		return nil, err
 	}
 	limitPool(db, sqlitePoolSize())
-	return newSCSOnDB(e, db, scsSQLite3Schema, sqlite3store.NewWithCleanupInterval(db, 0), sessions, db.Close)
+	return db, nil
 }
 
 // newSCSPostgresstore runs scs's LoadAndSave middleware over its
@@ -159,34 +169,39 @@ func newSCSMySQLstore(e *env, sessions int) (*subject, error) {
 	}, sessions)
 }
 
-// newSCSOnServer opens a pool of driver on a new database of the run's
-// server of kind b, with the pool limits sqlstore gets there, and runs
-// scs over the store newStore makes on it. Closing the subject closes the
-// pool and drops the database.
+// newSCSOnServer runs scs over the store newStore makes on a pool of
+// driver on a new database of the run's server of kind b (openOnServer).
+// Closing the subject closes the pool and drops the database.
 func newSCSOnServer(e *env, b backend, driver string, schema []string, newStore func(*sql.DB) scs.Store,
 	sessions int) (*subject, error) {
-	src := e.sqlSource(b)
-	if src == nil {
-		return nil, b.missing()
-	}
-	name, drop, err := src.newDatabase(e.ctx, "scs")
+	db, release, err := openOnServer(e, b, driver, "scs")
 	if err != nil {
 		return nil, err
 	}
+	return newSCSOnDB(e, db, schema, newStore(db), sessions, release)
+}
+
+// openOnServer opens a pool of driver, with the pool limits sqlstore gets
+// there, on a new database, named from prefix, of the run's server of kind
+// b. release closes the pool and drops the database.
+func openOnServer(e *env, b backend, driver, prefix string) (db *sql.DB, release func() error, err error) {
+	src := e.sqlSource(b)
+	if src == nil {
+		return nil, nil, b.missing()
+	}
+	name, drop, err := src.newDatabase(e.ctx, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
 	dsn, err := src.dsn(driver, name)
 	if err != nil {
-		return nil, errors.Join(err, drop())
+		return nil, nil, errors.Join(err, drop())
 	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, errors.Join(err, drop())
+	if db, err = sql.Open(driver, dsn); err != nil {
+		return nil, nil, errors.Join(err, drop())
 	}
 	limitPool(db, sqlPoolSize)
-	release := func() error { return errors.Join(db.Close(), drop()) }
-	if err := execAll(e.ctx, db, schema); err != nil {
-		return nil, errors.Join(err, release())
-	}
-	return newSCSOnDB(e, db, nil, newStore(db), sessions, release)
+	return db, func() error { return errors.Join(db.Close(), drop()) }, nil
 }
 
 // newSCSOnDB creates schema on db and runs scs over store; the subject's
@@ -213,50 +228,33 @@ var (
 // newSQLiteFloor is the SQLite floor (see newSQLFloor) on a file of its
 // own with sqlstore's durable settings and pool.
 func newSQLiteFloor(e *env, sessions int) (*subject, error) {
-	dir, err := e.tempDir("floor-sqlite")
+	db, err := openSQLiteFile(e, "floor-sqlite")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(dir, "sessions.db")))
-	if err != nil {
-		return nil, err
-	}
-	limitPool(db, sqlitePoolSize())
 	return newSQLFloor(e, db, floorSQLiteSchema, "?", sessions, db.Close)
 }
 
 // newServerFloor returns the floor (see newSQLFloor) of the run's server
-// of kind b, on a database of its own reached through driver, with the
-// pool limits sqlstore gets there.
+// of kind b, on a database of its own reached through driver
+// (openOnServer).
 func newServerFloor(b backend, driver string, schema []string, placeholder string) func(*env, int) (*subject, error) {
 	return func(e *env, sessions int) (*subject, error) {
-		src := e.sqlSource(b)
-		if src == nil {
-			return nil, b.missing()
-		}
-		name, drop, err := src.newDatabase(e.ctx, "floor")
+		db, release, err := openOnServer(e, b, driver, "floor")
 		if err != nil {
 			return nil, err
 		}
-		dsn, err := src.dsn(driver, name)
-		if err != nil {
-			return nil, errors.Join(err, drop())
-		}
-		db, err := sql.Open(driver, dsn)
-		if err != nil {
-			return nil, errors.Join(err, drop())
-		}
-		limitPool(db, sqlPoolSize)
-		return newSQLFloor(e, db, schema, placeholder, sessions, func() error { return errors.Join(db.Close(), drop()) })
+		return newSQLFloor(e, db, schema, placeholder, sessions, release)
 	}
 }
 
 // newSQLFloor is what a durable request cycle on an SQL database costs at
 // least: the harness, then the session's row read by its primary key and
 // written back with one byte changed, two prepared statements and one
-// commit, with no session library, no decoding and no encoding. The table holds sessions
-// rows of the env's session encoded as sessionkv stores it. $1 and $2 in
-// the statements are written as placeholder ("?" or "$").
+// commit, with no session library, no decoding and no encoding. The table
+// holds sessions rows of the env's session encoded as sessionkv stores it.
+// placeholder is how the statements' parameters are written: "?", or "$"
+// for $1, $2.
 func newSQLFloor(e *env, db *sql.DB, schema []string, placeholder string, sessions int,
 	release func() error) (*subject, error) {
 	arg := func(n int) string {
