@@ -93,24 +93,12 @@ var targets = []target{
 		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 1), peer: cycleName("scs-sqlite3store", 1), metric: TimePerOp, atLeast: 1},
 	{title: "Request cycle on sqlstore (SQLite, durable) faster than scs/sqlite3store, same settings (64 clients)",
 		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 64), peer: cycleName("scs-sqlite3store", 64), metric: TimePerOp, atLeast: 1},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), same PostgreSQL server (1 client)",
-		ours: cycleName("sessionkv-sqlstore-postgres", 1), peer: cycleName("floor-postgres", 1), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), same PostgreSQL server (64 clients)",
-		ours: cycleName("sessionkv-sqlstore-postgres", 64), peer: cycleName("floor-postgres", 64), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), same MariaDB server (1 client)",
-		ours: cycleName("sessionkv-sqlstore-mariadb", 1), peer: cycleName("floor-mariadb", 1), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), same MariaDB server (64 clients)",
-		ours: cycleName("sessionkv-sqlstore-mariadb", 64), peer: cycleName("floor-mariadb", 64), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), SQLite, durable (1 client)",
-		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 1), peer: cycleName("floor-sqlite-durable", 1), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
-	{title: "Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), SQLite, durable (64 clients)",
-		ours: cycleName("sessionkv-sqlstore-sqlite-durable", 64), peer: cycleName("floor-sqlite-durable", 64), metric: TimePerOp, atLeast: 0.8,
-		informational: true},
+	sqlFloorTarget("same PostgreSQL server", "sessionkv-sqlstore-postgres", "floor-postgres", 1),
+	sqlFloorTarget("same PostgreSQL server", "sessionkv-sqlstore-postgres", "floor-postgres", 64),
+	sqlFloorTarget("same MariaDB server", "sessionkv-sqlstore-mariadb", "floor-mariadb", 1),
+	sqlFloorTarget("same MariaDB server", "sessionkv-sqlstore-mariadb", "floor-mariadb", 64),
+	sqlFloorTarget("SQLite, durable", "sessionkv-sqlstore-sqlite-durable", "floor-sqlite-durable", 1),
+	sqlFloorTarget("SQLite, durable", "sessionkv-sqlstore-sqlite-durable", "floor-sqlite-durable", 64),
 	{title: "Touching one key of a 1,000-key session ≤ 3x the time of a 10-key session (memstore)",
 		ours: keysName("sessionkv-memstore", 1000), peer: keysName("sessionkv-memstore", 10), metric: TimePerOp, atLeast: 1.0 / 3},
 	{title: "Touching one key of a 1,000-key session ≤ 2x the allocations of a 10-key session (memstore)",
@@ -123,6 +111,18 @@ var targets = []target{
 	{title: "10-key request cycle on memstore: cost above the HTTP floor (cookie, context, Vary and Set-Cookie) ≤ 0.1x scs+memstore's",
 		ours: keysName("sessionkv-memstore", 10), peer: keysName("scs-memstore", 10), floor: keysName("floor-http", 10),
 		metric: TimePerOp, atLeast: 10, informational: true},
+}
+
+// sqlFloorTarget is the informational target that puts the floor of a
+// durable request cycle on an SQL engine (newSQLFloor) beside sqlstore's
+// cycle there, with clients clients.
+func sqlFloorTarget(where, ours, floor string, clients int) target {
+	return target{
+		title: fmt.Sprintf("Request cycle on sqlstore ≤ 1.25x the floor of a durable cycle (a row read and written back), %s (%d client%s)",
+			where, clients, plural(clients)),
+		ours: cycleName(ours, clients), peer: cycleName(floor, clients), metric: TimePerOp, atLeast: 0.8,
+		informational: true,
+	}
 }
 
 // Verdict is the outcome of one target in one run.
