@@ -146,14 +146,10 @@ func measure(cases []*benchCase, plan *Plan, progress io.Writer) error {
 		}
 	}
 	rng := rand.New(rand.NewPCG(uint64(len(cases)), uint64(plan.Rounds)))
-	order := make([]int, len(cases))
+	order := slices.Clone(cases)
 	for range plan.Rounds {
-		for k := range order {
-			order[k] = k
-		}
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for _, k := range order {
-			c := cases[k]
+		for _, c := range order {
 			s, err := c.run(c.perRound)
 			if err != nil {
 				return err
