@@ -5,9 +5,9 @@
 # soak and hostile-input suites, Django's own code for the Django format),
 # the browser tests in headless Chromium, the benchmark suite's tests,
 # which run it in smoke mode, and, beside them at the lowest priority, a
-# short fuzzing pass over every parser. It installs what the tests need (redis-server, postgresql,
-# mariadb-server, python3-django, chromium) from the distribution's
-# packages when they are missing. This is the README's test command and
+# short fuzzing pass over every parser. It installs what the tests need
+# (redis-server, postgresql, mariadb-server, python3-django, chromium) from
+# the distribution's packages when they are missing. This is the README's test command and
 # exactly what CI runs. scripts/lint.sh runs staticcheck, which does not
 # fit in CI's ten minutes on two cores beside the rest.
 #
@@ -47,11 +47,13 @@ for mod in bench e2e; do
   (cd "$mod" && go vet -race ./...)
 done
 
-cleanup() { # on any exit: the background jobs of an early failure
+logs=$(mktemp -d)
+cleanup() { # on any exit: the background jobs of an early failure, the logs
   for p in ${lane_a:-} ${lane_b:-}; do
     pkill -P "$p" 2>/dev/null || true
     kill "$p" 2>/dev/null || true
   done
+  rm -rf "$logs"
 }
 trap cleanup EXIT
 
@@ -77,18 +79,18 @@ fuzz() { # log package target executions
   echo "$3: $(grep -Eo 'execs: [0-9]+' "$1" | tail -1)"
 }
 lane() { # name, then package, target and executions triples
-  local log=/tmp/sessionkv-fuzz-$1.log
+  local log="$logs/fuzz-$1.log"
   shift
   while [ $# -gt 0 ]; do
     fuzz "$log" "$1" "$2" "$3" || return 1
     shift 3
   done
 }
-lane a . FuzzMsgpackDecode 60000 . FuzzMsgpackMerge 60000 . FuzzRequestCookie 50000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 >/tmp/sessionkv-lane-a.log 2>&1 &
+lane a . FuzzMsgpackDecode 60000 . FuzzMsgpackMerge 60000 . FuzzRequestCookie 50000 . FuzzDecodeRecord 80000 . FuzzValidID 100000 ./djangosession FuzzOpen 2000 >"$logs/lane-a.log" 2>&1 &
 lane_a=$!
 # Lane b comes to the root package last, once lane a has built its fuzzing
 # binary: two lanes building it at once would double that compile.
-lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 . FuzzIndexMsgpack 60000 >/tmp/sessionkv-lane-b.log 2>&1 &
+lane b ./cookiestore FuzzOpen 200000 ./boltstore FuzzCheck 5000 ./filestore FuzzDecodeFile 35000 ./redisstore FuzzDecodeValue 70000 . FuzzIndexMsgpack 60000 >"$logs/lane-b.log" 2>&1 &
 lane_b=$!
 
 step "go test -race (library, stores, commands, crash, soak, battery)"
@@ -105,7 +107,7 @@ step "fuzzing: waiting for it"
 failed=0
 wait "$lane_a" || failed=1
 wait "$lane_b" || failed=1
-cat /tmp/sessionkv-lane-a.log /tmp/sessionkv-lane-b.log
+cat "$logs/lane-a.log" "$logs/lane-b.log"
 [ "$failed" = 0 ] || exit 1
 
 echo; echo "== all checks passed in $((SECONDS - started))s"
