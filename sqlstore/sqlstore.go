@@ -661,10 +661,21 @@ func (s *Store) fail(op string, ctx context.Context, err error) error {
 	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		return fmt.Errorf("sqlstore: %s: %w (%v)", op, ctx.Err(), err)
 	}
-	if s.closedNow() && err.Error() == "sql: database is closed" {
+	if s.closedNow() && closedBySQL(err) {
 		return fmt.Errorf("sqlstore: %s: %w", op, session.ErrClosed)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// closedBySQL reports whether err is database/sql's refusal of a closed
+// database or prepared statement: a call that took a statement just before
+// Close closed it gets the latter. database/sql exports neither error.
+func closedBySQL(err error) bool {
+	switch err.Error() {
+	case "sql: database is closed", "sql: statement is closed":
+		return true
+	}
+	return false
 }
 
 func (s *Store) closedNow() bool { return s.closed.Check(context.Background()) != nil }
