@@ -638,7 +638,7 @@ func TestAttack_MySQLForeignTable(t *testing.T) {
 	name := srv.CreateDatabase(t)
 	db := srv.Open(t, name)
 	if _, err := db.Exec(`CREATE TABLE sessions (session_key VARCHAR(255) NOT NULL, data LONGBLOB NOT NULL,
-		expires_ms BIGINT NOT NULL, user_id VARBINARY(1024) NOT NULL DEFAULT '', token BIGINT NOT NULL, KEY (session_key))`); err != nil {
+		expires_ms BIGINT NOT NULL, user_id VARBINARY(1024) NOT NULL DEFAULT '', token BIGINT NOT NULL, sweep_ms BIGINT NOT NULL, KEY (session_key))`); err != nil {
 		t.Fatal(err)
 	}
 	for _, noCreate := range []bool{false, true} {

@@ -28,14 +28,21 @@ func record(tb testing.TB) []byte {
 // rawUpsert is the raw contender's statement: the store's own upsert, run
 // as a statement of its own (one implicit transaction, one commit).
 func rawUpsert(d sqlstore.Dialect) string {
-	q := `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token`
+	q := `INSERT INTO sessions (session_key, data, expires_ms, user_id, token, sweep_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token, sweep_ms = excluded.sweep_ms`
 	switch d {
 	case sqlstore.PostgreSQL:
-		return `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token`
+		return `INSERT INTO sessions (session_key, data, expires_ms, user_id, token, sweep_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token, sweep_ms = excluded.sweep_ms`
 	case sqlstore.MySQL:
-		return `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expires_ms = VALUES(expires_ms), user_id = VALUES(user_id), token = VALUES(token)`
+		return `INSERT INTO sessions (session_key, data, expires_ms, user_id, token, sweep_ms) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expires_ms = VALUES(expires_ms), user_id = VALUES(user_id), token = VALUES(token), sweep_ms = VALUES(sweep_ms)`
 	}
 	return q
+}
+
+// sweepMs is the sweep_ms column of a row that expires at exp (Unix ms,
+// after 1970), as Schema documents it.
+func sweepMs(exp int64) int64 {
+	g := sqlstore.SweepGranularity.Milliseconds()
+	return exp - exp%g
 }
 
 // rawSelect is the raw contender's read: the row's data by primary key.
@@ -93,7 +100,7 @@ func BenchmarkCommit(b *testing.B) {
 						return s.Save(ctx, storetest.Key(fmt.Sprint(i%4096)), session.Record{Data: data, Expires: exp})
 					},
 					func(i int) error {
-						_, err := raw.DB().ExecContext(ctx, upsert, storetest.Key(fmt.Sprint(i%4096)), data, exp.UnixMilli(), []byte{}, int64(i))
+						_, err := raw.DB().ExecContext(ctx, upsert, storetest.Key(fmt.Sprint(i%4096)), data, exp.UnixMilli(), []byte{}, int64(i), sweepMs(exp.UnixMilli()))
 						return err
 					},
 				}
@@ -210,7 +217,7 @@ func filledPath(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	for i := range n {
-		if _, err := st.Exec(storetest.Key(fmt.Sprint(i)), data, exp, []byte{}, int64(i)); err != nil {
+		if _, err := st.Exec(storetest.Key(fmt.Sprint(i)), data, exp, []byte{}, int64(i), sweepMs(exp)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -60,8 +60,15 @@ func checkTable(name string) error {
 // session), expires_ms (its expiry, in Unix milliseconds), user_id (its
 // owner's user ID, as bytes, empty for none) and token (a random number
 // each write sets, which the compare-and-set of PostgreSQL and MySQL
-// checks). The indexes are on expires_ms, for the sweeper, and on user_id,
-// for the per-user index.
+// checks) and sweep_ms (expires_ms rounded down to the minute, see
+// SweepGranularity). The indexes are on sweep_ms, for the sweeper, and on
+// user_id, for the per-user index.
+//
+// The sweeper's index is on sweep_ms rather than on expires_ms because a
+// request that changes a session also extends its expiry: an index on
+// the expiry would take an entry out and put one in on every such write,
+// and keep PostgreSQL from updating the row in place (a heap-only tuple
+// update). sweep_ms changes at most once a minute for a session in use.
 func Schema(d Dialect, table string) (string, error) { return schema(ownLayout{}, d, table) }
 
 // schema returns the statements of lay's table in dialect d, as Schema
@@ -89,9 +96,10 @@ func ddl(d Dialect, t string) []string {
   data BLOB NOT NULL,
   expires_ms INTEGER NOT NULL,
   user_id BLOB NOT NULL DEFAULT x'',
-  token INTEGER NOT NULL
+  token INTEGER NOT NULL,
+  sweep_ms INTEGER NOT NULL
 )`,
-			`CREATE INDEX IF NOT EXISTS ` + t + `_expires ON ` + t + ` (expires_ms)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_sweep ON ` + t + ` (sweep_ms)`,
 			`CREATE INDEX IF NOT EXISTS ` + t + `_user ON ` + t + ` (user_id) WHERE user_id <> x''`,
 		}
 	case PostgreSQL:
@@ -101,9 +109,10 @@ func ddl(d Dialect, t string) []string {
   data BYTEA NOT NULL,
   expires_ms BIGINT NOT NULL,
   user_id BYTEA NOT NULL DEFAULT '',
-  token BIGINT NOT NULL
+  token BIGINT NOT NULL,
+  sweep_ms BIGINT NOT NULL
 )`,
-			`CREATE INDEX IF NOT EXISTS ` + t + `_expires ON ` + t + ` (expires_ms)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_sweep ON ` + t + ` (sweep_ms)`,
 			`CREATE INDEX IF NOT EXISTS ` + t + `_user ON ` + t + ` (user_id) WHERE user_id <> ''`,
 		}
 	default: // MySQL: no partial indexes, nor IF NOT EXISTS on indexes in MySQL 8.
@@ -114,7 +123,8 @@ func ddl(d Dialect, t string) []string {
   expires_ms BIGINT NOT NULL,
   user_id VARBINARY(1024) NOT NULL DEFAULT '',
   token BIGINT NOT NULL,
-  KEY ` + t + `_expires (expires_ms),
+  sweep_ms BIGINT NOT NULL,
+  KEY ` + t + `_sweep (sweep_ms),
   KEY ` + t + `_user (user_id)
 ) ENGINE=InnoDB`,
 		}
@@ -131,7 +141,8 @@ type queries struct {
 	update    string // data, expires, user, newToken, key, oldToken
 	delete    string // key
 	deleteTok string // key, token
-	sweep     string // now, now, limit
+	sweep     string // now (sweepNows times), limit
+	sweepNows int    // how many times sweep takes the current time
 	userKeys  string // user, now
 	delUserEx string // user, now: the expired rows; then delUser
 	delUser   string // user, now → live rows deleted
@@ -162,11 +173,11 @@ func userCond(d Dialect) string {
 }
 
 func makeQueries(d Dialect, t string) queries {
-	cols := `session_key, data, expires_ms, user_id, token`
+	cols := `session_key, data, expires_ms, user_id, token, sweep_ms`
 	q := queries{
 		load:      `SELECT data, expires_ms, user_id, token FROM ` + t + ` WHERE session_key = ? AND expires_ms > ?`,
 		read:      `SELECT data, expires_ms, user_id, token FROM ` + t + ` WHERE session_key = ?`,
-		update:    `UPDATE ` + t + ` SET data = ?, expires_ms = ?, user_id = ?, token = ? WHERE session_key = ? AND token = ?`,
+		update:    `UPDATE ` + t + ` SET data = ?, expires_ms = ?, user_id = ?, token = ?, sweep_ms = ? WHERE session_key = ? AND token = ?`,
 		delete:    `DELETE FROM ` + t + ` WHERE session_key = ?`,
 		deleteTok: `DELETE FROM ` + t + ` WHERE session_key = ? AND token = ?`,
 		userKeys:  `SELECT session_key FROM ` + t + ` WHERE ` + userCond(d) + ` AND expires_ms > ?`,
@@ -180,16 +191,22 @@ func makeQueries(d Dialect, t string) queries {
 	}
 	switch d {
 	case MySQL:
-		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expires_ms = VALUES(expires_ms), user_id = VALUES(user_id), token = VALUES(token)`
-		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?)` // a duplicate key is the conflict
-		// The expiry is checked again on each row the statement deletes.
-		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND expires_ms <= ? ORDER BY expires_ms LIMIT ?`
+		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expires_ms = VALUES(expires_ms), user_id = VALUES(user_id), token = VALUES(token), sweep_ms = VALUES(sweep_ms)`
+		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, ?)` // a duplicate key is the conflict
+		// The index finds the rows whose expiry's minute has begun; the
+		// expiry itself is checked on each row the statement deletes.
+		q.sweep = `DELETE FROM ` + t + ` WHERE sweep_ms <= ? AND expires_ms <= ? ORDER BY sweep_ms LIMIT ?`
+		q.sweepNows = 2
 	default:
-		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token`
-		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_key) DO NOTHING`
-		// The outer condition on expires_ms makes PostgreSQL check it again
-		// on a row that a write refreshed after the subquery found it.
-		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND session_key IN (SELECT session_key FROM ` + t + ` WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)`
+		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, user_id = excluded.user_id, token = excluded.token, sweep_ms = excluded.sweep_ms`
+		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_key) DO NOTHING`
+		// The subquery finds, through the index, the rows whose expiry's
+		// minute has begun and whose expiry has passed, so that the live
+		// rows of the current minute never fill a batch. The outer
+		// condition on expires_ms makes PostgreSQL check it again on a row
+		// that a write refreshed after the subquery found it.
+		q.sweep = `DELETE FROM ` + t + ` WHERE expires_ms <= ? AND session_key IN (SELECT session_key FROM ` + t + ` WHERE sweep_ms <= ? AND expires_ms <= ? ORDER BY sweep_ms LIMIT ?)`
+		q.sweepNows = 3
 	}
 	if d == PostgreSQL {
 		q.number()

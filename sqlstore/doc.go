@@ -10,14 +10,16 @@
 //
 // One row per session in one table (default "sessions"; Schema prints its
 // statements): the store key, the encoded session, its expiry in Unix
-// milliseconds (indexed, for the sweeper), its owner's user ID (indexed,
-// for the per-user operations) and a random token that every write
-// changes. Open and New create the table and indexes when missing, unless
+// milliseconds, the same rounded down to the minute (indexed, for the
+// sweeper: a write that extends the expiry within its minute leaves the
+// index as it is, and PostgreSQL can update the row in place), its
+// owner's user ID (indexed, for the per-user operations) and a random
+// token that every write changes. Open and New create the table and indexes when missing, unless
 // Options.NoCreate.
 //
 // The Store implements every optional capability of the server-side
 // stores: session.Updater, session.Sweeper (DeleteExpired deletes in
-// bounded batches through the expiry index), session.Ranger and
+// bounded batches through the index on the expiry's minute), session.Ranger and
 // session.ExpiredRanger (pages in key order, no transaction held open),
 // session.UserIndexer, session.Counter and io.Closer.
 //

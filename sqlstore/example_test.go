@@ -90,8 +90,9 @@ func ExampleSchema() {
 	//   data BYTEA NOT NULL,
 	//   expires_ms BIGINT NOT NULL,
 	//   user_id BYTEA NOT NULL DEFAULT '',
-	//   token BIGINT NOT NULL
+	//   token BIGINT NOT NULL,
+	//   sweep_ms BIGINT NOT NULL
 	// );
-	// CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_ms);
+	// CREATE INDEX IF NOT EXISTS sessions_sweep ON sessions (sweep_ms);
 	// CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id) WHERE user_id <> '';
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -71,11 +72,30 @@ func (ownLayout) same(a, b row) bool                  { return a.token == b.toke
 func (ownLayout) when(_ Dialect, ms int64) any        { return ms }
 func (ownLayout) deleteOld(key string, old row) []any { return []any{key, old.token} }
 func (ownLayout) record(_ Dialect, key string, data []byte, exp int64, user []byte) []any {
-	return []any{key, data, exp, user, newToken()}
+	return []any{key, data, exp, user, newToken(), sweepMs(exp)}
 }
 
 func (ownLayout) update(_ Dialect, key string, data []byte, exp int64, user []byte, old row) []any {
-	return []any{data, exp, user, newToken(), key, old.token}
+	return []any{data, exp, user, newToken(), sweepMs(exp), key, old.token}
+}
+
+// SweepGranularity is the step of the sweep_ms column of Schema's table:
+// a row's expiry rounded down to a multiple of it, a minute.
+const SweepGranularity = time.Minute
+
+// sweepMs is the sweep_ms of a row that expires at exp (Unix ms): exp
+// rounded down to a multiple of SweepGranularity, so that sweep_ms <= exp
+// and a row that has expired by now has sweep_ms <= now.
+func sweepMs(exp int64) int64 {
+	const g = int64(SweepGranularity / time.Millisecond)
+	r := exp % g
+	if r < 0 {
+		if exp < math.MinInt64+g {
+			return math.MinInt64
+		}
+		r += g
+	}
+	return exp - r
 }
 
 func (ownLayout) scan(dest func(...any) error, withKey bool) (string, row, error) {
@@ -156,10 +176,12 @@ func (djangoLayout) queries(d Dialect, t string) queries {
 		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE session_data = VALUES(session_data), expire_date = VALUES(expire_date)`
 		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?)`
 		q.sweep = `DELETE FROM ` + t + ` WHERE expire_date <= ? AND expire_date <= ? ORDER BY expire_date LIMIT ?`
+		q.sweepNows = 2
 	default:
 		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET session_data = excluded.session_data, expire_date = excluded.expire_date`
 		q.insert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?) ON CONFLICT (session_key) DO NOTHING`
 		q.sweep = `DELETE FROM ` + t + ` WHERE expire_date <= ? AND session_key IN (SELECT session_key FROM ` + t + ` WHERE expire_date <= ? ORDER BY expire_date LIMIT ?)`
+		q.sweepNows = 2
 	}
 	if d == PostgreSQL {
 		q.number()

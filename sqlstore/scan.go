@@ -20,7 +20,7 @@ const rangePageBytes = 8 << 20
 // DeleteExpired implements session.Sweeper: it deletes the expired rows in
 // batches of Options.SweepBatch, one statement each (on SQLite, each in a
 // transaction shared with concurrent writes), found through the index on
-// expires_ms, so that its cost follows the number of expired rows, not the
+// sweep_ms (see Schema), so that its cost follows the number of expired rows, not the
 // size of the table. A record refreshed while the sweep runs is not
 // deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
@@ -32,8 +32,12 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	for {
 		var n int64
 		err := s.write(ctx, "sweep", "", func(tx *sql.Tx) error {
-			at := s.lay.when(s.dialect, now)
-			res, err := s.exec(ctx, tx, s.q.sweep, at, at, s.opts.SweepBatch)
+			args := make([]any, s.q.sweepNows+1)
+			for i := range s.q.sweepNows {
+				args[i] = s.lay.when(s.dialect, now)
+			}
+			args[s.q.sweepNows] = s.opts.SweepBatch
+			res, err := s.exec(ctx, tx, s.q.sweep, args...)
 			if err != nil {
 				return err
 			}

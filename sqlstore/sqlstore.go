@@ -71,7 +71,7 @@ func (s *Store) checkKey(key string) error {
 // Options configures a Store. A nil *Options means the defaults below.
 type Options struct {
 	// Table names the table of the sessions; its indexes are named after
-	// it (Table+"_expires", Table+"_user"). Letters, digits and
+	// it (Table+"_sweep", Table+"_user"). Letters, digits and
 	// underscores. Default "sessions". A "table" parameter in Open's URL
 	// overrides it.
 	Table string
@@ -303,30 +303,46 @@ func newStore(db *sql.DB, d Dialect, o Options, lay layout) (*Store, error) {
 	return s, nil
 }
 
-// prepareTable creates the table and indexes, or with NoCreate checks
-// that the table is there; on MySQL it then checks the table and the
-// connection (checkMySQL), whoever created the table.
+// prepareTable creates the table and indexes, unless NoCreate is set,
+// and checks that the table is there with the store's columns; on MySQL it
+// then checks the table and the connection (checkMySQL), whoever created
+// the table.
 func (s *Store) prepareTable(ctx context.Context) error {
-	if s.opts.NoCreate {
-		rows, err := s.db.QueryContext(ctx, s.q.exists)
-		if isNoTable(err) {
-			return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of %s): %v", ErrNoTable, s.opts.Table, s.lay.schemaFunc(), err)
+	if !s.opts.NoCreate {
+		// A table of another shape would make CREATE INDEX fail on a
+		// missing column: the check below says so more clearly.
+		if err := s.checkColumns(ctx); err != nil && !errors.Is(err, ErrNoTable) {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("table %s: %w", s.opts.Table, err)
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("table %s: %w", s.opts.Table, err)
-		}
-	} else {
 		for _, stmt := range s.lay.ddl(s.dialect, s.opts.Table) {
 			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create table %s: %w", s.opts.Table, err)
 			}
 		}
 	}
+	if err := s.checkColumns(ctx); err != nil {
+		return err
+	}
 	if s.dialect == MySQL {
 		return s.checkMySQL(ctx)
+	}
+	return nil
+}
+
+// checkColumns checks that the table exists (else ErrNoTable) and has the
+// columns the store reads and writes.
+func (s *Store) checkColumns(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, s.q.exists)
+	switch {
+	case isNoTable(err):
+		return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of %s): %v", ErrNoTable, s.opts.Table, s.lay.schemaFunc(), err)
+	case isNoColumn(err):
+		return fmt.Errorf("table %s lacks a column of the store's (see %s; ALTER it to match, or name another table): %w", s.opts.Table, s.lay.schemaFunc(), err)
+	case err != nil:
+		return fmt.Errorf("table %s: %w", s.opts.Table, err)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
 	return nil
 }
@@ -382,6 +398,23 @@ func isNoTable(err error) bool {
 		return me.Number == 1146
 	}
 	return strings.Contains(err.Error(), "no such table")
+}
+
+// isNoColumn reports whether err says that a column queried does not
+// exist: SQLite's "no such column", PostgreSQL's undefined_column (42703),
+// MySQL's ER_BAD_FIELD_ERROR (1054).
+func isNoColumn(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &pe):
+		return pe.Code == "42703"
+	case errors.As(err, &me):
+		return me.Number == 1054
+	}
+	return strings.Contains(err.Error(), "no such column")
 }
 
 // DB returns the underlying database.

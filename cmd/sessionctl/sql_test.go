@@ -272,7 +272,7 @@ func TestSchema_PrintsTheDDLWithoutConnecting(t *testing.T) {
 			"CREATE INDEX IF NOT EXISTS app_s_user ON app_s (user_id) WHERE user_id <> ''"},
 		{[]string{"--store", "mysql://app@127.0.0.1:1/app"}, sqlstore.MySQL, "sessions", ") ENGINE=InnoDB;"},
 		{[]string{"--dialect", "PostgreSQL", "--table", "t1"}, sqlstore.PostgreSQL, "t1", "CREATE TABLE IF NOT EXISTS t1 ("},
-		{[]string{"--dialect", "mysql"}, sqlstore.MySQL, "sessions", "KEY sessions_expires (expires_ms)"},
+		{[]string{"--dialect", "mysql"}, sqlstore.MySQL, "sessions", "KEY sessions_sweep (sweep_ms)"},
 	} {
 		out := ok(t, nil, append([]string{"schema"}, tc.args...)...)
 		want, err := sqlstore.Schema(tc.dialect, tc.table)
