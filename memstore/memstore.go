@@ -54,7 +54,8 @@ type shard struct {
 	// the context.
 	write chan struct{}
 	// mu guards m, for no longer than a lookup, a change or a copy; it is
-	// never held while code from outside the package runs.
+	// never held while code from outside the package runs. m changes only
+	// under both write and mu, so a holder of write reads m without mu.
 	mu sync.RWMutex
 	m  map[string]session.Record
 }
@@ -235,17 +236,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // UpdateRecord implements session.Updater: fn runs once, under the key's shard
 // write lock, which excludes every other write of the shard but no read.
 func (s *Store) UpdateRecord(ctx context.Context, key string, fn session.UpdateFunc) error {
-	if err := s.closed.Check(ctx); err != nil {
-		return err
-	}
 	sh := s.shard(key)
 	if err := s.lockWrites(ctx, sh); err != nil {
 		return err
 	}
 	defer sh.unlockWrites()
-	sh.mu.RLock()
+	// Only holders of the shard's write lock change m, so this read needs
+	// no mu.
 	cur, found := sh.m[key]
-	sh.mu.RUnlock()
 	now := s.now()
 	if found && cur.Expired(now) {
 		cur, found = session.Record{}, false
