@@ -8,7 +8,8 @@ import (
 )
 
 // BenchmarkIndexMsgpack is the validating pass a load makes over a stored
-// session of 1,000 keys, beside a full decode of it.
+// session of 1,000 keys, beside a full decode of it, and beside the floors
+// of any pass over it: walking its entries (chain) and copying it (copy).
 func BenchmarkIndexMsgpack(b *testing.B) {
 	data, err := MsgpackCodec{}.Encode(nil, testkit.SizedSession(1000))
 	if err != nil {
@@ -22,6 +23,38 @@ func BenchmarkIndexMsgpack(b *testing.B) {
 			if _, err := indexMsgpack(entries[:0], data); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	// chain is the least any reader of this record pays to find its
+	// entries: it follows each key's and value's length to the next entry
+	// and checks and records nothing. Each step's address depends on the
+	// bytes the step before read, so the walk waits on one memory read
+	// after another however fast the machine; this record's keys are all
+	// fixstr and its values str8 but one int.
+	b.Run("chain", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		var n int
+		for b.Loop() {
+			n = 0
+			for p := 3; p < len(data); n++ {
+				p += 1 + int(data[p]&0x1f)
+				if size := int(scalarSize[data[p]]); size > 0 {
+					p += size // the counter
+				} else {
+					p += 2 + int(data[p+1])
+				}
+			}
+		}
+		if n != 1000 {
+			b.Fatalf("walked %d entries", n)
+		}
+	})
+	// copy is one copy of the record, as a store's read or write makes.
+	b.Run("copy", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		dst := make([]byte, len(data))
+		for b.Loop() {
+			copy(dst, data)
 		}
 	})
 	b.Run("decode", func(b *testing.B) {
