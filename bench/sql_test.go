@@ -217,7 +217,7 @@ func TestSQLSource_DSN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "app:p@ss@tcp(db.internal:3306)/other?parseTime=true&timeout=5s&tls=skip-verify"; dsn != want {
+	if want := "app:p@ss@tcp(db.internal:3306)/other?clientFoundRows=true&parseTime=true&timeout=5s&tls=skip-verify"; dsn != want {
 		t.Errorf("dsn = %q, want %q", dsn, want)
 	}
 	if got, want := src.url("other"), "mysql://app:p%40ss@db.internal/other?tls=skip-verify&timeout=5s"; got != want {
@@ -232,5 +232,36 @@ func TestSQLSource_DSN(t *testing.T) {
 		if _, err := parseServerURL(mysqlKind, bad); err == nil {
 			t.Errorf("parseServerURL(%q) did not fail", bad)
 		}
+	}
+}
+
+// TestSQLFloors_ConcurrentRequestsOnOneSession: the server floors answer
+// every request when many run at once on one session. Two requests that
+// read the same row write the same bytes back; MariaDB counted the second
+// UPDATE's row as unchanged, and the floor failed the case at 64 clients.
+func TestSQLFloors_ConcurrentRequestsOnOneSession(t *testing.T) {
+	postgres, mysql := sharedURLs(t)
+	for _, c := range contenders() {
+		if c.name != "floor-postgres" && c.name != "floor-mariadb" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			e := testEnv(t)
+			e.postgres, e.mysql = newSQLSource(postgresKind, postgres), newSQLSource(mysqlKind, mysql)
+			t.Cleanup(func() { e.postgres.close(); e.mysql.close() })
+			requireServer(t, e, c.server)
+			s, err := c.new(e, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := s.close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			if err := spread(640, 64, cycleOp(t.Context(), s, 1)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -233,6 +233,12 @@ func (s *sqlSource) dsn(driver, db string) (string, error) {
 		return "", fmt.Errorf("bench: MariaDB URL %s: %w", sqlstore.Redact(s.url(db)), err)
 	}
 	cfg.ParseTime = true
+	// Affected rows count the rows found, as on PostgreSQL and as
+	// sqlstore's own connections do: the MariaDB floor checks that its
+	// UPDATE found the row, which a concurrent request on the same session
+	// may already have set to the same bytes. scs's mysqlstore reads no
+	// such count.
+	cfg.ClientFoundRows = true
 	return cfg.FormatDSN(), nil
 }
 
