@@ -58,7 +58,7 @@ func checkTable(name string) error {
 // The table has one row per session: session_key (the store key, 1 to
 // MaxKeyLen printable ASCII bytes, see ErrInvalidKey), data (the encoded
 // session), expires_ms (its expiry, in Unix milliseconds), user_id (its
-// owner's user ID, as bytes, empty for none) and token (a random number
+// owner's user ID, as bytes, empty for none), token (a random number
 // each write sets, which the compare-and-set of PostgreSQL and MySQL
 // checks) and sweep_ms (expires_ms rounded down to the minute, see
 // SweepGranularity). The indexes are on sweep_ms, for the sweeper, and on
@@ -70,6 +70,51 @@ func checkTable(name string) error {
 // and keep PostgreSQL from updating the row in place (a heap-only tuple
 // update). sweep_ms changes at most once a minute for a session in use.
 func Schema(d Dialect, table string) (string, error) { return schema(ownLayout{}, d, table) }
+
+// Upgrade returns the statements that bring a table of the shape Schema
+// gave before sweep_ms existed (an index on expires_ms instead) to
+// Schema's shape, in dialect d, each ending with a semicolon: add and fill
+// sweep_ms, index it, drop the index on expires_ms. Open and New refuse
+// such a table, with an error that gives these statements. The UPDATE
+// rewrites every row: on a large table, run them when the sessions are
+// quiet. table "" means the default, "sessions".
+func Upgrade(d Dialect, table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if err := checkTable(table); err != nil {
+		return "", err
+	}
+	if !d.valid() {
+		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
+	}
+	return strings.Join(upgradeDDL(d, table), ";\n") + ";\n", nil
+}
+
+// upgradeDDL returns the statements of Upgrade, without semicolons.
+func upgradeDDL(d Dialect, t string) []string {
+	typ, dropExpires := "BIGINT", `DROP INDEX `+t+`_expires`
+	switch d {
+	case SQLite:
+		typ = "INTEGER"
+	case MySQL:
+		dropExpires += ` ON ` + t
+	}
+	// Rounding towards zero leaves a negative expiry's sweep_ms above it,
+	// but at most 0: such a row is still found by every sweep.
+	return []string{
+		`ALTER TABLE ` + t + ` ADD COLUMN sweep_ms ` + typ + ` NOT NULL DEFAULT 0`,
+		`UPDATE ` + t + ` SET sweep_ms = expires_ms - expires_ms % ` + strconv.FormatInt(SweepGranularity.Milliseconds(), 10),
+		`CREATE INDEX ` + t + `_sweep ON ` + t + ` (sweep_ms)`,
+		dropExpires,
+	}
+}
+
+// oldColumns is a query that succeeds on a table of the shape Upgrade
+// upgrades.
+func oldColumns(t string) string {
+	return `SELECT session_key, data, expires_ms, user_id, token FROM ` + t + ` WHERE 1 = 0`
+}
 
 // schema returns the statements of lay's table in dialect d, as Schema
 // does.
@@ -136,9 +181,9 @@ func ddl(d Dialect, t string) []string {
 type queries struct {
 	load      string // key, now → data, expires, user, token (live only)
 	read      string // key → data, expires, user, token (any expiry)
-	upsert    string // key, data, expires, user, token
-	insert    string // key, data, expires, user, token; no row when one exists
-	update    string // data, expires, user, newToken, key, oldToken
+	upsert    string // the arguments of layout.record
+	insert    string // the same; no row when one exists
+	update    string // the arguments of layout.update
 	delete    string // key
 	deleteTok string // key, token
 	sweep     string // now (sweepNows times), limit

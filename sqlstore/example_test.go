@@ -96,3 +96,18 @@ func ExampleSchema() {
 	// CREATE INDEX IF NOT EXISTS sessions_sweep ON sessions (sweep_ms);
 	// CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id) WHERE user_id <> '';
 }
+
+// The statements that bring a table of the earlier shape, indexed on
+// expires_ms and without sweep_ms, to Schema's.
+func ExampleUpgrade() {
+	ddl, err := sqlstore.Upgrade(sqlstore.PostgreSQL, "sessions")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(ddl)
+	// Output:
+	// ALTER TABLE sessions ADD COLUMN sweep_ms BIGINT NOT NULL DEFAULT 0;
+	// UPDATE sessions SET sweep_ms = expires_ms - expires_ms % 60000;
+	// CREATE INDEX sessions_sweep ON sessions (sweep_ms);
+	// DROP INDEX sessions_expires;
+}

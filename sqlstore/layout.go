@@ -84,8 +84,9 @@ func (ownLayout) update(_ Dialect, key string, data []byte, exp int64, user []by
 const SweepGranularity = time.Minute
 
 // sweepMs is the sweep_ms of a row that expires at exp (Unix ms): exp
-// rounded down to a multiple of SweepGranularity, so that sweep_ms <= exp
-// and a row that has expired by now has sweep_ms <= now.
+// rounded down to a multiple of SweepGranularity (math.MinInt64 within a
+// minute of it), so that sweep_ms <= exp and a row that has expired by now
+// has sweep_ms <= now.
 func sweepMs(exp int64) int64 {
 	const g = int64(SweepGranularity / time.Millisecond)
 	r := exp % g

@@ -330,13 +330,22 @@ func (s *Store) prepareTable(ctx context.Context) error {
 }
 
 // checkColumns checks that the table exists (else ErrNoTable) and has the
-// columns the store reads and writes.
+// columns the store reads and writes. A table of the shape before
+// sweep_ms gets an error that gives the statements of Upgrade.
 func (s *Store) checkColumns(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, s.q.exists)
 	switch {
 	case isNoTable(err):
-		return fmt.Errorf("%w: table %s (NoCreate is set; create it with the statements of %s): %v", ErrNoTable, s.opts.Table, s.lay.schemaFunc(), err)
+		how := "create it with the statements of " + s.lay.schemaFunc()
+		if !s.opts.NoCreate {
+			how = "it could not be created"
+		}
+		return fmt.Errorf("%w: table %s (%s): %v", ErrNoTable, s.opts.Table, how, err)
 	case isNoColumn(err):
+		if _, own := s.lay.(ownLayout); own && s.hasOldColumns(ctx) {
+			return fmt.Errorf("table %s has the shape of an earlier version, without sweep_ms; upgrade it with the statements of Upgrade: %s",
+				s.opts.Table, strings.Join(upgradeDDL(s.dialect, s.opts.Table), "; "))
+		}
 		return fmt.Errorf("table %s lacks a column of the store's (see %s; ALTER it to match, or name another table): %w", s.opts.Table, s.lay.schemaFunc(), err)
 	case err != nil:
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
@@ -345,6 +354,16 @@ func (s *Store) checkColumns(ctx context.Context) error {
 		return fmt.Errorf("table %s: %w", s.opts.Table, err)
 	}
 	return nil
+}
+
+// hasOldColumns reports whether the table has the columns it had before
+// sweep_ms existed.
+func (s *Store) hasOldColumns(ctx context.Context) bool {
+	rows, err := s.db.QueryContext(ctx, oldColumns(s.opts.Table))
+	if err != nil {
+		return false
+	}
+	return rows.Close() == nil
 }
 
 // checkMySQL makes sure, with a probe row, that session_key is unique

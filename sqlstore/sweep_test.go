@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -153,40 +154,159 @@ func TestSweep_HeapOnlyUpdates(t *testing.T) {
 }
 
 // TestOpen_TableOfAnotherShape: a table named as the store's but without
-// one of its columns (as one made by hand, or before sweep_ms existed) is
-// refused by Open, with or without NoCreate, with an error that names the
-// column and points at Schema; nothing in it is touched.
+// one of its columns is refused by Open, with or without NoCreate, with an
+// error that points at Schema; nothing in it is touched.
 func TestOpen_TableOfAnotherShape(t *testing.T) {
 	onEach(t, func(t *testing.T, url string) {
-		s := openURL(t, url, nil)
-		db := s.DB()
-		blob := map[sqlstore.Dialect]string{sqlstore.SQLite: "BLOB", sqlstore.PostgreSQL: "BYTEA", sqlstore.MySQL: "LONGBLOB"}[s.Dialect()]
+		db := openURL(t, url, nil).DB()
+		blob := blobType(url)
 		for _, stmt := range []string{
-			`CREATE TABLE old_sessions (session_key VARCHAR(255) NOT NULL PRIMARY KEY, data ` + blob + ` NOT NULL,
-				expires_ms BIGINT NOT NULL, user_id ` + blob + ` NOT NULL, token BIGINT NOT NULL)`,
-			`INSERT INTO old_sessions VALUES ('k', 'v', 0, '', 1)`,
+			`CREATE TABLE other_sessions (session_key VARCHAR(255) NOT NULL PRIMARY KEY, data ` + blob + ` NOT NULL, expires_ms BIGINT NOT NULL)`,
+			`INSERT INTO other_sessions VALUES ('k', 'v', 0)`,
 		} {
 			if _, err := db.Exec(stmt); err != nil {
 				t.Fatal(err)
 			}
 		}
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
-		}
 		for _, noCreate := range []bool{false, true} {
-			other, err := sqlstore.Open(url+sep+"table=old_sessions", &sqlstore.Options{NoCreate: noCreate})
+			other, err := sqlstore.Open(withTable(url, "other_sessions"), &sqlstore.Options{NoCreate: noCreate})
 			if err == nil {
 				other.Close()
-				t.Fatalf("Open (NoCreate %v) of a table without sweep_ms succeeded", noCreate)
+				t.Fatalf("Open (NoCreate %v) of a table without user_id, token and sweep_ms succeeded", noCreate)
 			}
-			if msg := err.Error(); !strings.Contains(msg, "sweep_ms") || !strings.Contains(msg, "Schema") || errors.Is(err, sqlstore.ErrNoTable) {
-				t.Errorf("Open (NoCreate %v) = %v; want an error naming sweep_ms and Schema, not ErrNoTable", noCreate, err)
+			if msg := err.Error(); !strings.Contains(msg, "lacks a column") || !strings.Contains(msg, "Schema") || errors.Is(err, sqlstore.ErrNoTable) {
+				t.Errorf("Open (NoCreate %v) = %v; want an error saying a column is missing, pointing at Schema, not ErrNoTable", noCreate, err)
 			}
 		}
 		var n int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM old_sessions`).Scan(&n); err != nil || n != 1 {
-			t.Errorf("the old table holds %d rows, %v; want its 1", n, err)
+		if err := db.QueryRow(`SELECT COUNT(*) FROM other_sessions`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("the table holds %d rows, %v; want its 1", n, err)
 		}
 	})
+}
+
+// TestUpgrade_TableOfTheEarlierShape: a table as Schema made it before
+// sweep_ms (indexed on expires_ms) is refused by Open, with or without
+// NoCreate, with an error that gives Upgrade's statements; once they have
+// run, Open takes it, its sessions load, the sweeper finds the expired
+// ones through the new index, and the index on expires_ms is gone.
+func TestUpgrade_TableOfTheEarlierShape(t *testing.T) {
+	onEach(t, func(t *testing.T, url string) {
+		db := openURL(t, withTable(url, "scratch"), nil).DB()
+		d := dialectOf(url)
+		for _, stmt := range earlierSchema(d) {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx := t.Context()
+		data, err := session.MsgpackCodec{}.Encode([]byte{1, 0}, map[string]any{"n": int64(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]int64{"live": time.Now().Add(time.Hour).UnixMilli(), "expired": time.Now().Add(-time.Hour).UnixMilli(), "before-1970": -1500}
+		insert := `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES (?, ?, ?, ?, 1)`
+		if d == sqlstore.PostgreSQL {
+			insert = `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES ($1, $2, $3, $4, 1)`
+		}
+		for k, exp := range rows {
+			if _, err := db.Exec(insert, storetest.Key(k), data, exp, []byte{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		upgrade, err := sqlstore.Upgrade(d, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := strings.Split(strings.TrimSuffix(strings.TrimSpace(upgrade), ";"), ";\n")
+		for _, noCreate := range []bool{false, true} {
+			s, err := sqlstore.Open(url, &sqlstore.Options{NoCreate: noCreate})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open (NoCreate %v) of the earlier shape succeeded", noCreate)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "Upgrade") || !strings.Contains(msg, strings.Join(stmts, "; ")) {
+				t.Errorf("Open (NoCreate %v) = %v; want it to give Upgrade's statements:\n%s", noCreate, err, upgrade)
+			}
+		}
+		for _, stmt := range stmts {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		s := openURL(t, url, nil)
+		if rec, err := s.Load(ctx, storetest.Key("live")); err != nil || !bytes.Equal(rec.Data, data) {
+			t.Errorf("Load of the live session after the upgrade = %x, %v", rec.Data, err)
+		}
+		if n, err := s.DeleteExpired(ctx); err != nil || n != 2 {
+			t.Errorf("DeleteExpired after the upgrade = %d, %v; want the 2 expired", n, err)
+		}
+		if n := countIndexes(t, s, "sessions_expires"); n != 0 {
+			t.Errorf("the index on expires_ms is still there after the upgrade")
+		}
+		if n := countIndexes(t, s, "sessions_sweep"); n != 1 {
+			t.Errorf("%d indexes called sessions_sweep after the upgrade; want 1", n)
+		}
+	})
+}
+
+// earlierSchema is Schema's table before sweep_ms, in d.
+func earlierSchema(d sqlstore.Dialect) []string {
+	switch d {
+	case sqlstore.SQLite:
+		return []string{
+			`CREATE TABLE sessions (session_key TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expires_ms INTEGER NOT NULL, user_id BLOB NOT NULL DEFAULT x'', token INTEGER NOT NULL)`,
+			`CREATE INDEX sessions_expires ON sessions (expires_ms)`,
+			`CREATE INDEX sessions_user ON sessions (user_id) WHERE user_id <> x''`,
+		}
+	case sqlstore.PostgreSQL:
+		return []string{
+			`CREATE TABLE sessions (session_key VARCHAR(255) NOT NULL PRIMARY KEY, data BYTEA NOT NULL, expires_ms BIGINT NOT NULL, user_id BYTEA NOT NULL DEFAULT '', token BIGINT NOT NULL)`,
+			`CREATE INDEX sessions_expires ON sessions (expires_ms)`,
+			`CREATE INDEX sessions_user ON sessions (user_id) WHERE user_id <> ''`,
+		}
+	}
+	return []string{`CREATE TABLE sessions (session_key VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+		data LONGBLOB NOT NULL, expires_ms BIGINT NOT NULL, user_id VARBINARY(1024) NOT NULL DEFAULT '', token BIGINT NOT NULL,
+		KEY sessions_expires (expires_ms), KEY sessions_user (user_id)) ENGINE=InnoDB`}
+}
+
+// countIndexes returns how many indexes called name the store's database
+// holds.
+func countIndexes(t *testing.T, s *sqlstore.Store, name string) int {
+	t.Helper()
+	q := map[sqlstore.Dialect]string{
+		sqlstore.SQLite:     `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?`,
+		sqlstore.PostgreSQL: `SELECT COUNT(*) FROM pg_indexes WHERE indexname = $1`,
+		sqlstore.MySQL:      `SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = ?`,
+	}[s.Dialect()]
+	var n int
+	if err := s.DB().QueryRow(q, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// dialectOf is the dialect of a test URL.
+func dialectOf(url string) sqlstore.Dialect {
+	switch {
+	case strings.HasPrefix(url, "postgres"):
+		return sqlstore.PostgreSQL
+	case strings.HasPrefix(url, "mysql"):
+		return sqlstore.MySQL
+	}
+	return sqlstore.SQLite
+}
+
+// blobType is the bytes column type of a test URL's engine.
+func blobType(url string) string {
+	return map[sqlstore.Dialect]string{sqlstore.SQLite: "BLOB", sqlstore.PostgreSQL: "BYTEA", sqlstore.MySQL: "LONGBLOB"}[dialectOf(url)]
+}
+
+// withTable is url with its table parameter set to table.
+func withTable(url, table string) string {
+	if strings.Contains(url, "?") {
+		return url + "&table=" + table
+	}
+	return url + "?table=" + table
 }

@@ -11,7 +11,7 @@ import (
 
 var schemaCommand = &command{
 	name:     "schema",
-	synopsis: "[--store URL | --dialect sqlite|postgres|mysql [--table NAME]] [--json]",
+	synopsis: "[--store URL | --dialect sqlite|postgres|mysql [--table NAME]] [--upgrade] [--json]",
 	summary:  "print the SQL that creates an SQL store's table",
 	details: `
 Prints the statements that create the table and indexes of an SQL store,
@@ -23,10 +23,16 @@ For a django-db: store they are those of Django's first sessions
 migration, for its table (default django_session).
 
 A server creates its table when it is missing, and so does migrate in its
-target; the other commands never do, and fail on a database without it.`,
+target; the other commands never do, and fail on a database without it.
+
+With --upgrade it prints instead the statements that bring a table of the
+earlier shape (indexed on expires_ms, without sweep_ms), which servers
+refuse, to the current one. They rewrite every row: run them when the
+sessions are quiet.`,
 	example: `
 sessionctl schema --store postgres://app@db.internal:5432/app > sessions.sql
-sessionctl schema --dialect mysql --table app_sessions | mysql app`,
+sessionctl schema --dialect mysql --table app_sessions | mysql app
+sessionctl schema --upgrade --store postgres://app@db.internal:5432/app | psql app`,
 	run: runSchema,
 }
 
@@ -44,6 +50,7 @@ func runSchema(ctx context.Context, a *app, args []string) error {
 	storeURL := storeFlag(fs)
 	dialectName := fs.String("dialect", "", "print the statements of `DIALECT` (sqlite, postgres or mysql) instead of --store's")
 	table := fs.String("table", "", "with --dialect, the table's `NAME` (default "+sqlstore.DefaultTable+")")
+	upgrade := fs.Bool("upgrade", false, "print the statements that upgrade a table of the earlier shape, without sweep_ms")
 	if err := a.parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -76,7 +83,12 @@ func runSchema(ctx context.Context, a *app, args []string) error {
 		d, res.Store, res.Table, django = t.Dialect, spec.String(), t.Table, spec.IsDjango()
 	}
 	schema := sqlstore.Schema
-	if django {
+	switch {
+	case *upgrade && django:
+		return usageErrorf("--upgrade: Django's table has no earlier shape to upgrade")
+	case *upgrade:
+		schema = sqlstore.Upgrade
+	case django:
 		schema = sqlstore.DjangoSchema
 		if res.Table == "" {
 			res.Table = sqlstore.DjangoTable

@@ -295,6 +295,20 @@ func TestSchema_PrintsTheDDLWithoutConnecting(t *testing.T) {
 		t.Errorf("schema from DATABASE_URL:\n%s", out)
 	}
 	for _, tc := range []struct {
+		args    []string
+		dialect sqlstore.Dialect
+		table   string
+	}{
+		{[]string{"--upgrade", "--store", "postgres://app@127.0.0.1:1/app?table=app_s"}, sqlstore.PostgreSQL, "app_s"},
+		{[]string{"--upgrade", "--dialect", "mysql"}, sqlstore.MySQL, "sessions"},
+	} {
+		out := ok(t, nil, append([]string{"schema"}, tc.args...)...)
+		want, err := sqlstore.Upgrade(tc.dialect, tc.table)
+		if err != nil || out != want || !strings.Contains(out, "ADD COLUMN sweep_ms") {
+			t.Errorf("schema %v printed:\n%s\nwant:\n%s", tc.args, out, want)
+		}
+	}
+	for _, tc := range []struct {
 		want string
 		env  map[string]string
 		args []string
@@ -306,6 +320,7 @@ func TestSchema_PrintsTheDDLWithoutConnecting(t *testing.T) {
 		{`--dialect "oracle"`, nil, []string{"--dialect", "oracle"}},
 		{`table name "1x"`, nil, []string{"--dialect", "sqlite", "--table", "1x"}},
 		{"needs one database name", nil, []string{"--store", "mysql://app@db"}},
+		{"no earlier shape", nil, []string{"--upgrade", "--store", "django-db:sqlite:/x.sqlite3"}},
 	} {
 		fails(t, tc.env, exitUsage, tc.want, append([]string{"schema"}, tc.args...)...)
 	}
