@@ -20,9 +20,9 @@ const rangePageBytes = 8 << 20
 // DeleteExpired implements session.Sweeper: it deletes the expired rows in
 // batches of Options.SweepBatch, one statement each (on SQLite, each in a
 // transaction shared with concurrent writes), found through the index on
-// sweep_ms (see Schema), so that its cost follows the number of expired rows, not the
-// size of the table. A record refreshed while the sweep runs is not
-// deleted.
+// sweep_ms (see Schema), so that its cost follows the number of expired
+// rows, not the size of the table. A record refreshed while the sweep
+// runs is not deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	if err := s.closed.Check(ctx); err != nil {
 		return 0, err
