@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -79,16 +80,7 @@ func Schema(d Dialect, table string) (string, error) { return schema(ownLayout{}
 // rewrites every row: on a large table, run them when the sessions are
 // quiet. table "" means the default, "sessions".
 func Upgrade(d Dialect, table string) (string, error) {
-	if table == "" {
-		table = DefaultTable
-	}
-	if err := checkTable(table); err != nil {
-		return "", err
-	}
-	if !d.valid() {
-		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
-	}
-	return strings.Join(upgradeDDL(d, table), ";\n") + ";\n", nil
+	return statements(d, cmp.Or(table, DefaultTable), upgradeDDL)
 }
 
 // upgradeDDL returns the statements of Upgrade, without semicolons.
@@ -113,22 +105,29 @@ func upgradeDDL(d Dialect, t string) []string {
 // oldColumns is a query that succeeds on a table of the shape Upgrade
 // upgrades.
 func oldColumns(t string) string {
-	return `SELECT session_key, data, expires_ms, user_id, token FROM ` + t + ` WHERE 1 = 0`
+	return columnsProbe(t, `session_key, data, expires_ms, user_id, token`)
 }
+
+// columnsProbe is a query that reads no row and fails unless table t
+// exists and has the columns cols.
+func columnsProbe(t, cols string) string { return `SELECT ` + cols + ` FROM ` + t + ` WHERE 1 = 0` }
 
 // schema returns the statements of lay's table in dialect d, as Schema
 // does.
 func schema(lay layout, d Dialect, table string) (string, error) {
-	if table == "" {
-		table = lay.defaultTable()
-	}
+	return statements(d, cmp.Or(table, lay.defaultTable()), lay.ddl)
+}
+
+// statements returns the statements stmts gives for table in dialect d,
+// each ending with a semicolon, once both are checked.
+func statements(d Dialect, table string, stmts func(Dialect, string) []string) (string, error) {
 	if err := checkTable(table); err != nil {
 		return "", err
 	}
 	if !d.valid() {
 		return "", fmt.Errorf("sqlstore: unknown dialect %v", d)
 	}
-	return strings.Join(lay.ddl(d, table), ";\n") + ";\n", nil
+	return strings.Join(stmts(d, table), ";\n") + ";\n", nil
 }
 
 // ddl returns the statements of Schema, without semicolons.
@@ -231,7 +230,7 @@ func makeQueries(d Dialect, t string) queries {
 		count:     `SELECT COUNT(*) FROM ` + t,
 		rangeLive: `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms > ? ORDER BY session_key LIMIT ?`,
 		rangeExp:  `SELECT session_key, data, expires_ms, user_id FROM ` + t + ` WHERE session_key > ? AND expires_ms <= ? ORDER BY session_key LIMIT ?`,
-		exists:    `SELECT ` + cols + ` FROM ` + t + ` WHERE 1 = 0`,
+		exists:    columnsProbe(t, cols),
 		probe:     `UPDATE ` + t + ` SET token = token WHERE session_key = ?`,
 	}
 	switch d {

@@ -159,6 +159,7 @@ func (djangoLayout) ddl(d Dialect, t string) []string {
 }
 
 func (djangoLayout) queries(d Dialect, t string) queries {
+	cols := `session_key, session_data, expire_date`
 	q := queries{
 		load:      `SELECT session_data, expire_date FROM ` + t + ` WHERE session_key = ? AND expire_date > ?`,
 		read:      `SELECT session_data, expire_date FROM ` + t + ` WHERE session_key = ?`,
@@ -168,10 +169,9 @@ func (djangoLayout) queries(d Dialect, t string) queries {
 		count:     `SELECT COUNT(*) FROM ` + t,
 		rangeLive: `SELECT session_key, session_data, expire_date FROM ` + t + ` WHERE session_key > ? AND expire_date > ? ORDER BY session_key LIMIT ?`,
 		rangeExp:  `SELECT session_key, session_data, expire_date FROM ` + t + ` WHERE session_key > ? AND expire_date <= ? ORDER BY session_key LIMIT ?`,
-		exists:    `SELECT session_key, session_data, expire_date FROM ` + t + ` WHERE 1 = 0`,
+		exists:    columnsProbe(t, cols),
 		probe:     `UPDATE ` + t + ` SET expire_date = expire_date WHERE session_key = ?`,
 	}
-	cols := `session_key, session_data, expire_date`
 	switch d {
 	case MySQL:
 		q.upsert = `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE session_data = VALUES(session_data), expire_date = VALUES(expire_date)`

@@ -33,8 +33,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		var n int64
 		err := s.write(ctx, "sweep", "", func(tx *sql.Tx) error {
 			args := make([]any, s.q.sweepNows+1)
+			at := s.lay.when(s.dialect, now)
 			for i := range s.q.sweepNows {
-				args[i] = s.lay.when(s.dialect, now)
+				args[i] = at
 			}
 			args[s.q.sweepNows] = s.opts.SweepBatch
 			res, err := s.exec(ctx, tx, s.q.sweep, args...)
