@@ -73,12 +73,8 @@ func TestSweep_IndexStaysPut(t *testing.T) {
 		k := storetest.Key("k")
 		sweepAt := func() time.Time {
 			t.Helper()
-			q := `SELECT sweep_ms FROM sessions WHERE session_key = ?`
-			if s.Dialect() == sqlstore.PostgreSQL {
-				q = strings.Replace(q, "?", "$1", 1)
-			}
 			var v int64
-			if err := s.DB().QueryRow(q, k).Scan(&v); err != nil {
+			if err := s.DB().QueryRow(sqlstore.Bind(s.Dialect(), `SELECT sweep_ms FROM sessions WHERE session_key = ?`), k).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
 			return time.UnixMilli(v).UTC()
@@ -158,8 +154,9 @@ func TestSweep_HeapOnlyUpdates(t *testing.T) {
 // error that points at Schema; nothing in it is touched.
 func TestOpen_TableOfAnotherShape(t *testing.T) {
 	onEach(t, func(t *testing.T, url string) {
-		db := openURL(t, url, nil).DB()
-		blob := blobType(url)
+		s := openURL(t, url, nil)
+		db := s.DB()
+		blob := map[sqlstore.Dialect]string{sqlstore.SQLite: "BLOB", sqlstore.PostgreSQL: "BYTEA", sqlstore.MySQL: "LONGBLOB"}[s.Dialect()]
 		for _, stmt := range []string{
 			`CREATE TABLE other_sessions (session_key VARCHAR(255) NOT NULL PRIMARY KEY, data ` + blob + ` NOT NULL, expires_ms BIGINT NOT NULL)`,
 			`INSERT INTO other_sessions VALUES ('k', 'v', 0)`,
@@ -192,8 +189,8 @@ func TestOpen_TableOfAnotherShape(t *testing.T) {
 // ones through the new index, and the index on expires_ms is gone.
 func TestUpgrade_TableOfTheEarlierShape(t *testing.T) {
 	onEach(t, func(t *testing.T, url string) {
-		db := openURL(t, withTable(url, "scratch"), nil).DB()
-		d := dialectOf(url)
+		scratch := openURL(t, withTable(url, "scratch"), nil)
+		db, d := scratch.DB(), scratch.Dialect()
 		for _, stmt := range earlierSchema(d) {
 			if _, err := db.Exec(stmt); err != nil {
 				t.Fatal(err)
@@ -205,10 +202,7 @@ func TestUpgrade_TableOfTheEarlierShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows := map[string]int64{"live": time.Now().Add(time.Hour).UnixMilli(), "expired": time.Now().Add(-time.Hour).UnixMilli(), "before-1970": -1500}
-		insert := `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES (?, ?, ?, ?, 1)`
-		if d == sqlstore.PostgreSQL {
-			insert = `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES ($1, $2, $3, $4, 1)`
-		}
+		insert := sqlstore.Bind(d, `INSERT INTO sessions (session_key, data, expires_ms, user_id, token) VALUES (?, ?, ?, ?, 1)`)
 		for k, exp := range rows {
 			if _, err := db.Exec(insert, storetest.Key(k), data, exp, []byte{}); err != nil {
 				t.Fatal(err)
@@ -285,22 +279,6 @@ func countIndexes(t *testing.T, s *sqlstore.Store, name string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// dialectOf is the dialect of a test URL.
-func dialectOf(url string) sqlstore.Dialect {
-	switch {
-	case strings.HasPrefix(url, "postgres"):
-		return sqlstore.PostgreSQL
-	case strings.HasPrefix(url, "mysql"):
-		return sqlstore.MySQL
-	}
-	return sqlstore.SQLite
-}
-
-// blobType is the bytes column type of a test URL's engine.
-func blobType(url string) string {
-	return map[sqlstore.Dialect]string{sqlstore.SQLite: "BLOB", sqlstore.PostgreSQL: "BYTEA", sqlstore.MySQL: "LONGBLOB"}[dialectOf(url)]
 }
 
 // withTable is url with its table parameter set to table.
