@@ -208,10 +208,14 @@ func newFloor(*env, int) (*subject, error) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	return &subject{
 		handler: h,
-		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },
+		cookie:  floorCookie,
 		close:   func() error { return nil },
 	}, nil
 }
+
+// floorCookie is the cookie of session j that the floors read: the
+// session ID under sessionkv's default cookie name.
+func floorCookie(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} }
 
 // httpFloorCookie is the Set-Cookie line floor-http sends: a session
 // cookie with the attributes sessionkv's default options give it.
@@ -241,7 +245,7 @@ func newHTTPFloor(*env, int) (*subject, error) {
 	})
 	return &subject{
 		handler: h,
-		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },
+		cookie:  floorCookie,
 		close:   func() error { return nil },
 	}, nil
 }

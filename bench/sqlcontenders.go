@@ -313,7 +313,7 @@ func newSQLFloor(e *env, db *sql.DB, schema []string, placeholder string, sessio
 	})
 	return &subject{
 		handler: h,
-		cookie:  func(j int) *http.Cookie { return &http.Cookie{Name: "sessionid", Value: sessionID(j)} },
+		cookie:  floorCookie,
 		close:   func() error { return errors.Join(sel.Close(), upd.Close(), release()) },
 	}, nil
 }
