@@ -7,9 +7,9 @@
 # which run it in smoke mode, and, beside them at the lowest priority, a
 # short fuzzing pass over every parser. It installs what the tests need
 # (redis-server, postgresql, mariadb-server, python3-django, chromium) from
-# the distribution's packages when they are missing. This is the README's test command and
-# exactly what CI runs. scripts/lint.sh runs staticcheck, which does not
-# fit in CI's ten minutes on two cores beside the rest.
+# the distribution's packages when they are missing. This is the README's
+# test command and exactly what CI runs. scripts/lint.sh runs staticcheck,
+# which does not fit in CI's ten minutes on two cores beside the rest.
 #
 # Environment: SESSIONKV_FUZZSCALE (percent of each fuzz target's
 # execution budget, default 100); SESSIONKV_SKIP_DEPS=1 to skip the

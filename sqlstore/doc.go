@@ -14,14 +14,17 @@
 // sweeper: a write that extends the expiry within its minute leaves the
 // index as it is, and PostgreSQL can update the row in place), its
 // owner's user ID (indexed, for the per-user operations) and a random
-// token that every write changes. Open and New create the table and indexes when missing, unless
-// Options.NoCreate.
+// token that every write changes. Open and New create the table and
+// indexes when missing, unless Options.NoCreate; they refuse a table of
+// the earlier shape, indexed on the exact expiry, until the statements of
+// Upgrade have run.
 //
 // The Store implements every optional capability of the server-side
 // stores: session.Updater, session.Sweeper (DeleteExpired deletes in
-// bounded batches through the index on the expiry's minute), session.Ranger and
-// session.ExpiredRanger (pages in key order, no transaction held open),
-// session.UserIndexer, session.Counter and io.Closer.
+// bounded batches through the index on the expiry's minute),
+// session.Ranger and session.ExpiredRanger (pages in key order, no
+// transaction held open), session.UserIndexer, session.Counter and
+// io.Closer.
 //
 // # SQLite
 //
