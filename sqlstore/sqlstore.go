@@ -308,19 +308,20 @@ func newStore(db *sql.DB, d Dialect, o Options, lay layout) (*Store, error) {
 // then checks the table and the connection (checkMySQL), whoever created
 // the table.
 func (s *Store) prepareTable(ctx context.Context) error {
-	if !s.opts.NoCreate {
-		// A table of another shape would make CREATE INDEX fail on a
-		// missing column: the check below says so more clearly.
-		if err := s.checkColumns(ctx); err != nil && !errors.Is(err, ErrNoTable) {
-			return err
-		}
+	err := s.checkColumns(ctx)
+	if !s.opts.NoCreate && (err == nil || errors.Is(err, ErrNoTable)) {
+		// Checked first: on a table of another shape, CREATE INDEX would
+		// fail on a missing column less clearly than checkColumns does.
 		for _, stmt := range s.lay.ddl(s.dialect, s.opts.Table) {
 			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create table %s: %w", s.opts.Table, err)
 			}
 		}
+		if err != nil {
+			err = s.checkColumns(ctx) // the table just created
+		}
 	}
-	if err := s.checkColumns(ctx); err != nil {
+	if err != nil {
 		return err
 	}
 	if s.dialect == MySQL {
